@@ -1,0 +1,456 @@
+"""Diagnostics of negative samplers: what they draw, how often it is a false negative, how fast.
+
+These functions look at a sampler from the outside, through its public
+:meth:`~recneg.samplers.NegativeSampler.sample` method, so they apply to every family:
+
+* :func:`negative_popularity_profile` — the training popularity of the drawn negatives
+  (quantiles and the share falling in the head / mid / tail cohorts);
+* :func:`false_negative_rate` — on a :class:`~recneg.data.SyntheticWorld`, the share of
+  drawn negatives that the user truly likes but had not interacted with in training;
+* :func:`sampling_throughput` — negatives drawn per second.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from ._errors import RecnegError, check_positive_int
+from .data.interactions import Interactions, Split, UserItemSet
+from .data.synthetic import SyntheticWorld
+from .samplers.base import NegativeSampler, Scorer, make_generator
+
+__all__ = ["negative_popularity_profile", "false_negative_rate", "sampling_throughput"]
+
+COHORT_NAMES = ("head", "mid", "tail")
+#: History length given to a model-backed scorer whose ``maxlen`` is None (e.g. MF).
+_DEFAULT_HISTORY = 50
+
+
+# -- shared helpers --------------------------------------------------------------------
+def _popularity_cohorts(item_counts: np.ndarray) -> np.ndarray:
+    """Cohort of each item (0 head, 1 mid, 2 tail), from :mod:`recneg.metrics` if present.
+
+    Items are sorted by training frequency; the head holds the most popular items that
+    together cover the first third of the interactions, the mid the next third and the
+    tail the rest (including never-seen items).
+    """
+    try:
+        from .metrics import popularity_cohorts
+    except ImportError:
+        popularity_cohorts = None
+    if popularity_cohorts is not None:
+        return np.asarray(popularity_cohorts(item_counts), dtype=np.int64)
+    counts = np.asarray(item_counts, dtype=np.float64).copy()
+    counts[0] = 0.0
+    order = np.argsort(-counts[1:], kind="stable") + 1
+    before = np.cumsum(counts[order]) - counts[order]
+    total = max(counts.sum(), 1.0)
+    cohorts = np.full(len(counts), 2, dtype=np.int64)
+    # An item joins the cohort in which its first interaction falls.
+    cohorts[order] = np.minimum((3.0 * before / total).astype(np.int64), 2)
+    cohorts[order[counts[order] == 0]] = 2
+    return cohorts
+
+
+def _train_of(data) -> Interactions:
+    if isinstance(data, Split):
+        return data.train
+    if isinstance(data, Interactions):
+        return data
+    raise RecnegError(
+        f"expected a Split or the training Interactions, got {type(data).__name__}; "
+        "pass split or split.train"
+    )
+
+
+def _fitted(sampler: NegativeSampler, train: Interactions) -> NegativeSampler:
+    """Fit ``sampler`` on ``train`` unless it is already fitted on matching id spaces."""
+    if not isinstance(sampler, NegativeSampler):
+        raise RecnegError(
+            f"expected a recneg NegativeSampler, got {type(sampler).__name__}"
+        )
+    if not hasattr(sampler, "n_items_"):
+        return sampler.fit(train)
+    if sampler.n_items_ != train.n_items or getattr(sampler, "n_users_", train.n_users) != train.n_users:
+        raise RecnegError(
+            f"{type(sampler).__name__} was fitted on {sampler.n_users_} users x "
+            f"{sampler.n_items_} items but the data has {train.n_users} x {train.n_items}; "
+            "fit it on this training split or pass an unfitted sampler"
+        )
+    return sampler
+
+
+def _users_with_history(train: Interactions, users) -> torch.Tensor:
+    counts = np.bincount(train.users, minlength=train.n_users)
+    if users is None:
+        chosen = np.flatnonzero(counts > 0)
+    else:
+        chosen = np.asarray(users, dtype=np.int64).reshape(-1)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= train.n_users):
+            bad = chosen[(chosen < 0) | (chosen >= train.n_users)][0]
+            raise RecnegError(f"user id {bad} is outside 0..{train.n_users - 1}")
+        empty = chosen[counts[chosen] == 0]
+        if empty.size:
+            raise RecnegError(
+                f"user {empty[0]} has no training interactions, so no positive can be drawn "
+                "for them; pass users that appear in the training split"
+            )
+    if chosen.size == 0:
+        raise RecnegError("no users to sample for: the training split or users is empty")
+    return torch.as_tensor(chosen, dtype=torch.long)
+
+
+def _random_positives(positives: UserItemSet, users: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One training item per user, uniformly among the user's distinct items."""
+    start = positives.indptr[users]
+    count = positives.indptr[users + 1] - start
+    offset = (torch.rand(len(users), generator=gen) * count).long().clamp_(max=count - 1)
+    return positives.items[start + offset]
+
+
+def _padded_histories(train: Interactions, users: torch.Tensor, maxlen: int) -> torch.Tensor:
+    """Left-padded last ``maxlen`` training items of each user, shape ``(B, maxlen)``."""
+    order = train.time_order()
+    items = train.items[order]
+    indptr = np.zeros(train.n_users + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(train.users, minlength=train.n_users))
+    u = users.numpy()
+    ends = indptr[u + 1]
+    starts = np.maximum(indptr[u], ends - maxlen)
+    lengths = ends - starts
+    out = np.zeros((len(u), maxlen), dtype=np.int64)
+    r, j = np.nonzero(np.arange(maxlen)[None, :] < lengths[:, None])
+    out[r, maxlen - lengths[r] + j] = items[starts[r] + j]
+    return torch.from_numpy(out)
+
+
+def _batch_scorer(scorer, train: Interactions, users: torch.Tensor) -> Scorer | None:
+    """Turn the ``scorer`` argument into the no-grad Scorer of one batch of users."""
+    if scorer is None:
+        return None
+    if hasattr(scorer, "scorer") and hasattr(scorer, "score_all"):
+        maxlen = getattr(scorer, "maxlen", None) or _DEFAULT_HISTORY
+        return scorer.scorer(users, _padded_histories(train, users, int(maxlen)))
+    if callable(scorer):
+        return scorer(users)
+    raise RecnegError(
+        f"scorer must be a model with .scorer(users, histories) or a function users -> "
+        f"Scorer, got {type(scorer).__name__}"
+    )
+
+
+def _draw(sampler, train, users, num_negatives, scorer, gen):
+    positives = _random_positives(sampler.positives_, users, gen)
+    with torch.no_grad():
+        sample = sampler.sample(
+            users,
+            positives,
+            num_negatives,
+            scorer=_batch_scorer(scorer, train, users),
+            generator=gen,
+        )
+    return sample.items.reshape(len(users), -1)
+
+
+# -- popularity profile ----------------------------------------------------------------
+def negative_popularity_profile(
+    sampler: NegativeSampler | Mapping[str, NegativeSampler],
+    data: Split | Interactions,
+    *,
+    users=None,
+    num_negatives: int = 10,
+    n_batches: int = 10,
+    batch_size: int = 256,
+    scorer=None,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
+    """Training popularity of the negatives a sampler draws.
+
+    For each of ``n_batches`` batches, ``batch_size`` users are drawn uniformly (with
+    replacement) from ``users``, each gets one of their training items as positive, and
+    the sampler draws ``num_negatives`` negatives per user.  The negatives' training
+    counts are summarised.
+
+    Parameters
+    ----------
+    sampler : NegativeSampler or mapping of name to NegativeSampler
+        Samplers not yet fitted are fitted on the training split.
+    data : Split or Interactions
+        The split (its ``train`` is used) or the training interactions themselves.
+        Popularity and cohorts are always computed from training data.
+    users : array-like of int, optional
+        Users to draw batches from; default every user with a training interaction.
+    num_negatives, n_batches, batch_size : int
+    scorer : model or callable, optional
+        For samplers that need one: a model with ``scorer(users, histories)`` (given the
+        users' last training items) or a function ``users -> Scorer``.
+    random_state : int, optional
+        Seeds the users, positives and the sampler's draws.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sampler (index ``sampler``) with ``negatives`` (number drawn),
+        ``mean_count``, ``q10``, ``q25``, ``median_count``, ``q75``, ``q90`` (training
+        interactions of the drawn items), ``mean_percentile`` (popularity percentile of
+        the drawn items, 100 = most popular; a uniform draw over the catalogue gives
+        about 50) and ``head_share``, ``mid_share``, ``tail_share``.  ``frame.attrs``
+        holds ``catalogue_shares``, the share of *items* in each cohort: what a uniform
+        sampler would give.
+
+    Examples
+    --------
+    >>> from recneg.data import SyntheticWorld
+    >>> from recneg.samplers import NegativeSample, NegativeSampler
+    >>> import torch
+    >>> class Uniform(NegativeSampler):
+    ...     def _sample(self, users, positives, k, *, per_position, scorer, generator):
+    ...         items = torch.randint(1, self.n_items_ + 1, (len(users), k), generator=generator)
+    ...         return NegativeSample(items, torch.full(items.shape, -torch.log(torch.tensor(float(self.n_items_)))))
+    >>> train = SyntheticWorld(n_users=50, n_items=80).generate()
+    >>> profile = negative_popularity_profile(Uniform(exclude_positives=False), train, n_batches=2)
+    >>> list(profile.columns[-3:])
+    ['head_share', 'mid_share', 'tail_share']
+    """
+    train = _train_of(data)
+    samplers = _as_mapping(sampler)
+    k = check_positive_int("num_negatives", num_negatives)
+    n_batches = check_positive_int("n_batches", n_batches)
+    batch_size = check_positive_int("batch_size", batch_size)
+    pool = _users_with_history(train, users)
+
+    counts = train.item_counts().astype(np.float64)
+    cohorts = _popularity_cohorts(counts)
+    ranks = stats.rankdata(counts[1:], method="average")
+    percentile = np.concatenate([[np.nan], 100.0 * (ranks - 0.5) / train.n_items])
+
+    rows = []
+    for name, one in samplers.items():
+        one = _fitted(one, train)
+        gen = make_generator(random_state)
+        drawn = []
+        for _ in range(n_batches):
+            pick = torch.randint(len(pool), (batch_size,), generator=gen)
+            drawn.append(_draw(one, train, pool[pick], k, scorer, gen).reshape(-1).numpy())
+        items = np.concatenate(drawn)
+        c = counts[items]
+        share = np.bincount(cohorts[items], minlength=3)[:3] / len(items)
+        q10, q25, q50, q75, q90 = np.quantile(c, [0.1, 0.25, 0.5, 0.75, 0.9])
+        rows.append(
+            {
+                "sampler": name,
+                "negatives": len(items),
+                "mean_count": c.mean(),
+                "q10": q10,
+                "q25": q25,
+                "median_count": q50,
+                "q75": q75,
+                "q90": q90,
+                "mean_percentile": percentile[items].mean(),
+                "head_share": share[0],
+                "mid_share": share[1],
+                "tail_share": share[2],
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("sampler")
+    catalogue = np.bincount(cohorts[1:], minlength=3)[:3] / train.n_items
+    frame.attrs["catalogue_shares"] = dict(zip(COHORT_NAMES, catalogue.tolist()))
+    return frame
+
+
+def _as_mapping(sampler) -> dict[str, NegativeSampler]:
+    if isinstance(sampler, Mapping):
+        if not sampler:
+            raise RecnegError("the mapping of samplers is empty; pass at least one sampler")
+        return dict(sampler)
+    return {getattr(sampler, "name", type(sampler).__name__): sampler}
+
+
+# -- false negatives -------------------------------------------------------------------
+def false_negative_rate(
+    sampler: NegativeSampler,
+    world: SyntheticWorld,
+    train: Split | Interactions,
+    *,
+    users=None,
+    num_negatives: int = 10,
+    n_rounds: int = 10,
+    scorer=None,
+    batch_size: int = 1024,
+    random_state: int | None = 0,
+) -> dict:
+    """Share of drawn negatives that the user truly likes but did not interact with.
+
+    In each of ``n_rounds`` rounds every user in ``users`` gets one of their training
+    items as positive and ``num_negatives`` negatives; a negative is *false* when
+    :meth:`SyntheticWorld.false_negative_mask` marks it for ``train``.
+
+    Parameters
+    ----------
+    sampler : NegativeSampler
+        Fitted on ``train`` here if it is not fitted yet.
+    world : SyntheticWorld
+        The world that generated the data; it knows which items each user likes.
+    train : Split or Interactions
+        The training interactions (or a split whose ``train`` is used): what the sampler
+        sees and what counts as observed.
+    users : array-like of int, optional
+        Default every user with a training interaction.
+    num_negatives, n_rounds, batch_size : int
+        ``batch_size`` users are passed to the sampler at a time.
+    scorer : model or callable, optional
+        As in :func:`negative_popularity_profile`.
+    random_state : int, optional
+
+    Returns
+    -------
+    dict
+        ``sampler`` (name), ``negatives`` (number drawn), ``false_negatives``, ``rate``,
+        ``stderr`` (binomial standard error ``sqrt(rate (1 - rate) / negatives)``),
+        ``stderr_by_user`` (users as clusters: negatives of one user are not
+        independent draws) and ``uniform_rate``, the expected rate of a uniform sampler
+        that excludes training positives (mean over the users of the liked share of
+        their unobserved items).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from recneg.data import SyntheticWorld
+    >>> from recneg.samplers import NegativeSample, NegativeSampler
+    >>> class FirstItems(NegativeSampler):
+    ...     def _sample(self, users, positives, k, *, per_position, scorer, generator):
+    ...         items = torch.arange(1, k + 1).expand(len(users), k)
+    ...         return NegativeSample(items, torch.zeros(items.shape))
+    >>> world = SyntheticWorld(n_users=50, n_items=80)
+    >>> log = world.generate()
+    >>> result = false_negative_rate(FirstItems(exclude_positives=False), world, log, n_rounds=1)
+    >>> 0.0 <= result["rate"] <= 1.0
+    True
+    """
+    train = _train_of(train)
+    if not isinstance(world, SyntheticWorld):
+        raise RecnegError(
+            f"world must be the SyntheticWorld that generated the data, got {type(world).__name__}"
+        )
+    k = check_positive_int("num_negatives", num_negatives)
+    n_rounds = check_positive_int("n_rounds", n_rounds)
+    batch_size = check_positive_int("batch_size", batch_size)
+    fn_mask = world.false_negative_mask(train)  # also checks the id spaces match
+    sampler = _fitted(sampler, train)
+    pool = _users_with_history(train, users)
+
+    gen = make_generator(random_state)
+    per_user_fn = torch.zeros(len(pool), dtype=torch.float64)
+    per_user_n = torch.zeros(len(pool), dtype=torch.float64)
+    for _ in range(n_rounds):
+        for lo in range(0, len(pool), batch_size):
+            batch = pool[lo : lo + batch_size]
+            items = _draw(sampler, train, batch, k, scorer, gen).numpy()
+            hits = fn_mask[batch.numpy()[:, None], items]
+            per_user_fn[lo : lo + batch_size] += torch.from_numpy(hits.sum(axis=1).astype(np.float64))
+            per_user_n[lo : lo + batch_size] += items.shape[1]
+
+    n = float(per_user_n.sum())
+    fn = float(per_user_fn.sum())
+    rate = fn / n
+    # Ratio-estimator (cluster) standard error with users as clusters.
+    m = len(pool)
+    resid = (per_user_fn - rate * per_user_n).numpy()
+    by_user = math.sqrt(m / max(m - 1, 1) * float((resid**2).sum())) / n
+
+    seen = np.zeros((train.n_users, train.n_items + 1), dtype=bool)
+    seen[train.users, train.items] = True
+    u = pool.numpy()
+    unobserved = world.n_items - seen[u, 1:].sum(axis=1)
+    uniform = float((fn_mask[u, 1:].sum(axis=1) / unobserved).mean())
+    return {
+        "sampler": getattr(sampler, "name", type(sampler).__name__),
+        "negatives": int(n),
+        "false_negatives": int(fn),
+        "rate": rate,
+        "stderr": math.sqrt(rate * (1.0 - rate) / n),
+        "stderr_by_user": by_user,
+        "uniform_rate": uniform,
+    }
+
+
+# -- throughput ------------------------------------------------------------------------
+def sampling_throughput(
+    sampler: NegativeSampler,
+    users,
+    positives,
+    num_negatives: int,
+    repeats: int = 5,
+    *,
+    per_position: bool = False,
+    scorer: Scorer | None = None,
+    warmup: int = 1,
+    random_state: int | None = 0,
+) -> float:
+    """Negatives drawn per second by a fitted sampler (median over ``repeats`` calls).
+
+    Parameters
+    ----------
+    sampler : NegativeSampler
+        A fitted sampler.
+    users : LongTensor, shape (B,)
+    positives : LongTensor, shape (B,) or (B, L)
+    num_negatives : int
+    repeats : int, default 5
+        Timed calls; the median time is used, so one slow call does not dominate.
+    per_position : bool, default False
+    scorer : Scorer, optional
+        The batch's no-grad scorer, for samplers that need one.
+    warmup : int, default 1
+        Untimed calls first (allocations, lazy tables).
+    random_state : int, optional
+
+    Returns
+    -------
+    float
+        Negatives per second (``items.numel()`` of one call over its median duration).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from recneg.data import SyntheticWorld
+    >>> from recneg.samplers import NegativeSample, NegativeSampler
+    >>> class Uniform(NegativeSampler):
+    ...     def _sample(self, users, positives, k, *, per_position, scorer, generator):
+    ...         items = torch.randint(1, self.n_items_ + 1, (len(users), k), generator=generator)
+    ...         return NegativeSample(items, torch.zeros(items.shape))
+    >>> s = Uniform(exclude_positives=False).fit(SyntheticWorld(n_users=50, n_items=80).generate())
+    >>> sampling_throughput(s, torch.arange(50), torch.ones(50, dtype=torch.long), 10) > 0
+    True
+    """
+    if not isinstance(sampler, NegativeSampler):
+        raise RecnegError(f"expected a recneg NegativeSampler, got {type(sampler).__name__}")
+    sampler._check_fitted()
+    repeats = check_positive_int("repeats", repeats)
+    warmup = check_positive_int("warmup", warmup, allow_zero=True)
+    users = torch.as_tensor(users, dtype=torch.long)
+    positives = torch.as_tensor(positives, dtype=torch.long)
+    gen = make_generator(random_state)
+
+    def once() -> int:
+        with torch.no_grad():
+            sample = sampler.sample(
+                users, positives, num_negatives, per_position=per_position, scorer=scorer, generator=gen
+            )
+        return sample.items.numel()
+
+    for _ in range(warmup):
+        once()
+    durations, drawn = [], 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        drawn = once()
+        durations.append(time.perf_counter() - start)
+    return drawn / max(float(np.median(durations)), 1e-9)

@@ -1,0 +1,272 @@
+"""Self-checks for the exercises of "Knowledge-enhanced negative sampling"
+(``notebooks/08_knowledge``).
+
+Every check calls the reader's function on small fixed inputs and compares the result
+with a reference computed here; a typical mistake gets a message that names it (asking
+for the *whole* genre set to match, counting empty strata, forgetting to normalise a
+walk step, ranking neighbours by raw dot products, keeping the item itself).
+
+>>> import torch
+>>> check_same_genre_mask(lambda genres, anchors: (genres[anchors].float() @ genres.float().T) > 0)
+✓ ex-knowledge-same-genre passed: an item qualifies as soon as it shares one genre with the positive
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._feedback import as_array, call_answer, check_close, check_shape, check_signature, expect, fail, passed
+
+__all__ = ["check_same_genre_mask", "check_stratified_probs", "check_reach_probability",
+           "check_semantic_neighbours"]
+
+
+# -- shared toy catalogue ---------------------------------------------------------------------------
+def _toy_genres() -> torch.Tensor:
+    """12 items over 4 genres (row 0 padding): single-genre, multi-genre and genre-less items.
+
+    Items 1-3 Action, 4-6 Comedy, 7-9 Drama, 10 Horror; item 3 is also Comedy, item 5 also
+    Drama and Horror; items 11 and 12 have no genre.
+    """
+    g = torch.zeros(13, 4, dtype=torch.bool)
+    g[1:4, 0] = g[4:7, 1] = g[7:10, 2] = True
+    g[10, 3] = True
+    g[3, 1] = True
+    g[5, 2] = g[5, 3] = True
+    return g
+
+
+def _same_reference(genres: torch.Tensor, anchors: torch.Tensor) -> np.ndarray:
+    shared = (genres[anchors].double() @ genres.double().T) > 0
+    return shared.numpy()
+
+
+def _as_bool_mask(got, shape, name) -> np.ndarray:
+    got = check_shape(got, shape, name=name,
+                      hint="One row per anchor and one column per item id, padding column 0 included.")
+    if got.dtype != bool:
+        values = np.unique(got)
+        expect(np.isin(values, [0, 1]).all(),
+               f"Your {name} holds values {values[:5].tolist()}; a mask holds True/False (or 1/0).",
+               hint="Compare the number of shared genres with 0: (... ) > 0.")
+        got = got.astype(bool)
+    return got
+
+
+def check_same_genre_mask(answer) -> None:
+    """Exercise ex-knowledge-same-genre: ``answer(genres (n_items + 1, G) bool, anchors (B,))
+    -> (B, n_items + 1)`` bool mask of the items sharing at least one genre with each anchor.
+
+    The anchor itself counts (it shares its own genres); the padding column 0 and items
+    without a genre are False.
+    """
+    check_signature(answer, ["genres", "anchors"], name="same_genre_mask")
+    genres = _toy_genres()
+    anchors = torch.tensor([1, 3, 5, 10, 11])
+    got = call_answer(answer, genres.clone(), anchors.clone(), name="same_genre_mask")
+    got = _as_bool_mask(got, (len(anchors), genres.shape[0]), "mask")
+    expected = _same_reference(genres, anchors)
+    if np.array_equal(got, expected):
+        passed("ex-knowledge-same-genre", "an item qualifies as soon as it shares one genre with the positive")
+        return
+    g = genres.numpy()
+    exact = (g[anchors.numpy()][:, None, :] == g[None, :, :]).all(-1) & g.any(1)[None, :]
+    if np.array_equal(got, exact) or np.array_equal(got, (g[anchors.numpy()][:, None, :] == g[None, :, :]).all(-1)):
+        fail("Your mask requires the *whole* genre set to match: item 4 (Comedy) is missing for "
+             "anchor 3 (Action and Comedy).",
+             hint="Sharing one genre is enough: count the shared genres with a matrix product and "
+                  "compare with 0.")
+    other = ~expected & g.any(1)[None, :]
+    if np.array_equal(got, other) or np.array_equal(got, ~expected):
+        fail("Your mask marks the items that share *no* genre with the anchor: the easy, "
+             "other-genre negatives (mode='other').",
+             hint="Same-genre means at least one shared genre: shared count > 0.")
+    counts = g[anchors.numpy()].astype(int) @ g.T.astype(int)
+    if np.array_equal(got, counts > 1):
+        fail("Your mask asks for more than one shared genre: anchor 1 (Action only) gets no "
+             "same-genre item at all.", hint="Compare the shared-genre count with 0, not 1.")
+    if got[:, 0].any():
+        fail("Your mask marks column 0, the padding id, which is never a real item.",
+             hint="Row 0 of the genre matrix is all False; a product with it is 0.")
+    row = int(np.flatnonzero((got != expected).any(1))[0])
+    item = int(np.flatnonzero(got[row] != expected[row])[0])
+    fail(f"For anchor {int(anchors[row])} your mask says {bool(got[row, item])} at item {item}, "
+         f"but that item {'shares' if expected[row, item] else 'does not share'} a genre with it.",
+         hint="mask[b, j] = genres[anchors[b]] and genres[j] have a True in a common column.")
+
+
+# -- strata -----------------------------------------------------------------------------------------
+def _toy_cells() -> torch.Tensor:
+    """9 items (row 0 padding) in 5 cells, one of them empty; items 2 and 7 in two cells."""
+    cells = torch.zeros(10, 5, dtype=torch.bool)
+    cells[[1, 2, 3], 0] = True
+    cells[[2, 4], 1] = True
+    cells[[5, 6, 7, 8], 3] = True
+    cells[[7, 9], 4] = True
+    return cells
+
+
+def _stratified_reference(cells: np.ndarray) -> np.ndarray:
+    cells = cells.astype(np.float64)
+    sizes = cells.sum(0)
+    keep = sizes > 0
+    return (cells[:, keep] / (keep.sum() * sizes[keep])).sum(1)
+
+
+def check_stratified_probs(answer) -> None:
+    """Exercise ex-knowledge-stratified: ``answer(cells (n_items + 1, C) bool) -> q (n_items + 1,)``.
+
+    ``q(j) = Σ_{non-empty cells c ∋ j} 1 / (C' · |c|)`` with ``C'`` the number of non-empty
+    cells: a cell is picked uniformly, then an item uniformly within it.
+    """
+    check_signature(answer, ["cells"], name="stratified_probs")
+    cells = _toy_cells()
+    got = call_answer(answer, cells.clone(), name="stratified_probs")
+    got = check_shape(got, (cells.shape[0],), name="probabilities",
+                      hint="One probability per item id, the padding entry 0 included (it is 0).")
+    expected = _stratified_reference(cells.numpy())
+    if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
+        passed("ex-knowledge-stratified", "every non-empty cell receives the same share, split "
+                                          "evenly among its items")
+        return
+    c = cells.numpy().astype(np.float64)
+    with_empty = (c / (c.shape[1] * np.maximum(c.sum(0), 1))).sum(1)
+    if np.allclose(got, with_empty):
+        fail(f"Your probabilities sum to {float(np.sum(got)):.3f}, not 1: you count the empty "
+             "cell (column 2) among the cells a draw can pick.",
+             hint="Divide by the number of *non-empty* cells.")
+    uniform = np.r_[0.0, np.full(c.shape[0] - 1, 1.0 / (c.shape[0] - 1))]
+    if np.allclose(got, uniform):
+        fail("Your probabilities are uniform over the items: stratification gives each *cell* "
+             "the same share, so items in small cells are drawn more often.",
+             hint="q(j) = Σ over j's cells of 1 / (number of non-empty cells × cell size).")
+    first = np.zeros_like(c)
+    has = c.any(1)
+    first[np.flatnonzero(has), c[has].argmax(1)] = 1.0
+    sizes = c.sum(0)
+    keep = sizes > 0
+    if np.allclose(got, (first[:, keep] / (keep.sum() * sizes[keep])).sum(1)):
+        fail("Item 2 sits in two cells, but your probability counts only its first one (the "
+             "probabilities then sum to less than 1).",
+             hint="An item in several cells collects the mass of each: sum over its cells.")
+    expect(abs(float(np.sum(got)) - 1.0) < 1e-6,
+           f"Your probabilities sum to {float(np.sum(got)):.4f}; a distribution sums to 1.",
+           hint="Pick a non-empty cell uniformly (1/C'), then an item uniformly in it (1/|c|).")
+    check_close(got, expected, name="probabilities", rtol=1e-9, atol=1e-12,
+                hint="q(j) = Σ over j's cells c of 1 / (C' · |c|).")
+
+
+# -- walks ----------------------------------------------------------------------------------------------
+def _reach_reference(genres: np.ndarray, anchor: int, n_hops: int) -> np.ndarray:
+    g = genres.astype(np.float64)
+    to_attr = g / np.maximum(g.sum(1, keepdims=True), 1)
+    to_item = (g / np.maximum(g.sum(0, keepdims=True), 1)).T
+    reach = np.zeros(len(g))
+    reach[anchor] = 1.0
+    for _ in range(n_hops):
+        reach = reach @ to_attr @ to_item
+    return reach
+
+
+def check_reach_probability(answer) -> None:
+    """Exercise ex-knowledge-walk: ``answer(genres (n_items + 1, G) bool, anchor, n_hops)
+    -> (n_items + 1,)`` probability that a walk of ``n_hops`` item→genre→item steps from
+    ``anchor`` ends at each item (each step uniform over the current node's neighbours).
+    """
+    check_signature(answer, ["genres", "anchor", "n_hops"], name="reach_probability")
+    genres = _toy_genres()
+    for anchor, hops in ((3, 1), (5, 2), (1, 2)):
+        got = call_answer(answer, genres.clone(), anchor, hops, name="reach_probability")
+        got = check_shape(got, (genres.shape[0],), name="probabilities",
+                          hint="One probability per item id, padding entry 0 included.")
+        expected = _reach_reference(genres.numpy(), anchor, hops)
+        if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
+            continue
+        g = genres.numpy().astype(np.float64)
+        where = f"from item {anchor} with {hops} hop(s)"
+        if hops > 1 and np.allclose(got, _reach_reference(genres.numpy(), anchor, 1)):
+            fail(f"{where} your probabilities are those of a single hop.",
+                 hint="Repeat the item→genre→item step n_hops times.")
+        unnormalised = np.zeros(len(g))
+        unnormalised[anchor] = 1.0
+        for _ in range(hops):
+            unnormalised = unnormalised @ g @ g.T
+        if np.allclose(got, unnormalised) or np.allclose(got, unnormalised / unnormalised.sum()):
+            fail(f"{where} your walk weighs genres and items by raw co-membership counts: "
+                 "the steps are not normalised per node.",
+                 hint="Divide each item's row by its number of genres and each genre's column by "
+                      "its number of items before multiplying.")
+        by_catalogue = np.zeros(len(g))
+        by_catalogue[anchor] = 1.0
+        to_attr = g / np.maximum(g.sum(1, keepdims=True), 1)
+        for _ in range(hops):
+            by_catalogue = by_catalogue @ to_attr @ (g.T / np.maximum(g.sum(0).sum(), 1))
+        if np.allclose(got, by_catalogue):
+            fail(f"{where} the genre→item step divides by the number of all memberships, not "
+                 "by the genre's size, so the probabilities do not sum to 1.",
+                 hint="From a genre, every item of *that* genre is equally likely.")
+        total = float(np.sum(got))
+        expect(abs(total - 1.0) < 1e-6,
+               f"{where} your probabilities sum to {total:.4f}; the walk always ends somewhere, so they sum to 1.",
+               hint="Normalise each step: item→genre by the item's genre count, genre→item by the genre's size.")
+        check_close(got, expected, name=f"probabilities ({where})", rtol=1e-9, atol=1e-12,
+                    hint="reach = onehot(anchor) · (P_item→genre · P_genre→item)^n_hops.")
+    passed("ex-knowledge-walk", "multi-genre items are the bridges through which a two-hop walk "
+                                "leaves the positive's genres")
+
+
+# -- text embeddings ---------------------------------------------------------------------------------
+def _toy_vectors() -> np.ndarray:
+    """20 vectors (row 0 padding, zero) whose norms differ a lot, so dot product ≠ cosine."""
+    rng = np.random.default_rng(4)
+    v = rng.normal(size=(21, 6))
+    v *= rng.uniform(0.2, 5.0, size=(21, 1))
+    v[0] = 0.0
+    return v.astype(np.float32)
+
+
+def _neighbours_reference(vectors: np.ndarray, item: int, top_n: int) -> np.ndarray:
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = unit @ unit[item]
+    sims[[0, item]] = -np.inf
+    return np.argsort(-sims)[:top_n]
+
+
+def check_semantic_neighbours(answer) -> None:
+    """Exercise ex-knowledge-semantic: ``answer(vectors (n_items + 1, d), item, top_n) -> (top_n,)``
+    item ids with the highest cosine similarity to ``item`` (never the item itself nor the
+    padding id 0), in any order.
+    """
+    check_signature(answer, ["vectors", "item", "top_n"], name="semantic_neighbours")
+    vectors = _toy_vectors()
+    for item, top_n in ((3, 5), (17, 4)):
+        got = call_answer(answer, torch.as_tensor(vectors.copy()), item, top_n, name="semantic_neighbours")
+        got = as_array(got, "neighbours").reshape(-1)
+        got = check_shape(got, (top_n,), name="neighbours", hint="Return top_n item ids.")
+        expected = _neighbours_reference(vectors, item, top_n)
+        if set(got.tolist()) == set(expected.tolist()):
+            continue
+        if item in set(got.tolist()):
+            fail(f"Your neighbours of item {item} include item {item} itself (cosine 1 with itself).",
+                 hint="Set the item's own similarity to -inf before topk.")
+        if 0 in set(got.tolist()):
+            fail(f"Your neighbours of item {item} include 0, the padding id.",
+                 hint="Set the similarity of row 0 to -inf before topk.")
+        dots = vectors @ vectors[item]
+        dots[[0, item]] = -np.inf
+        if set(got.tolist()) == set(np.argsort(-dots)[:top_n].tolist()):
+            fail(f"Your neighbours of item {item} are ranked by raw dot products, which favour long "
+                 "vectors; the sampler ranks by cosine similarity.",
+                 hint="Divide every vector by its norm first.")
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        far = unit @ unit[item]
+        far[[0, item]] = np.inf
+        if set(got.tolist()) == set(np.argsort(far)[:top_n].tolist()):
+            fail(f"Your neighbours of item {item} are the *least* similar items.",
+                 hint="Take the largest cosine similarities (topk, largest=True).")
+        fail(f"Your neighbours of item {item} are {sorted(got.tolist())}; the {top_n} items with the "
+             f"highest cosine similarity are {sorted(expected.tolist())}.",
+             hint="cosine(a, b) = a·b / (|a| |b|); exclude the item itself and row 0.")
+    passed("ex-knowledge-semantic", "your neighbours are the items nearest by cosine similarity, as "
+                                    "SemanticSampler's table")

@@ -1,0 +1,112 @@
+"""BPR-MF: matrix factorisation trained for pairwise ranking (Rendle et al., UAI 2009)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._errors import RecnegError, check_positive_int
+from ._common import make_scorer, score_against
+
+__all__ = ["BPRMF"]
+
+
+class BPRMF(nn.Module):
+    """Matrix factorisation: the score of item ``i`` for user ``u`` is ``<p_u, q_i>``.
+
+    Rendle et al. (UAI 2009) train it with the BPR loss on (user, positive, negative)
+    triples; in recneg the loss and the sampler are chosen by the
+    :class:`~recneg.training.Trainer`, so the same model also trains with sampled
+    softmax or full cross-entropy.
+
+    Parameters
+    ----------
+    n_users : int
+        Users are ``0..n_users - 1``.
+    n_items : int
+        Items are ``1..n_items``; ``0`` is padding and its embedding stays zero.
+    dim : int, default 64
+        Embedding dimension.
+    init_std : float, default 0.1
+        Standard deviation of the Gaussian initial embeddings.
+    random_state : int or None, default None
+        Seed of the initialisation.
+
+    Attributes
+    ----------
+    maxlen : None
+        The model is not sequential: evaluation passes it the last history item only,
+        and :meth:`score_all` ignores the histories.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = BPRMF(n_users=3, n_items=5, dim=4, random_state=0)
+    >>> model.score_all(torch.tensor([0, 2]), None).shape
+    torch.Size([2, 6])
+    >>> score = model.scorer(torch.tensor([0, 2]))
+    >>> score(torch.tensor([[1, 2, 3], [4, 5, 1]])).shape
+    torch.Size([2, 3])
+    """
+
+    maxlen = None
+
+    def __init__(self, n_users: int, n_items: int, dim: int = 64, init_std: float = 0.1,
+                 random_state: int | None = None) -> None:
+        super().__init__()
+        self.n_users = check_positive_int("n_users", n_users)
+        self.n_items = check_positive_int("n_items", n_items)
+        self.dim = check_positive_int("dim", dim)
+        try:
+            self.init_std = float(init_std)
+        except (TypeError, ValueError):
+            raise RecnegError(f"init_std must be a positive number, got {init_std!r}") from None
+        if not self.init_std > 0:
+            raise RecnegError(f"init_std must be > 0, got {init_std}")
+        self.random_state = random_state
+        self.user_embedding = nn.Embedding(self.n_users, self.dim)
+        self.item_embedding = nn.Embedding(self.n_items + 1, self.dim, padding_idx=0)
+        with torch.random.fork_rng(devices=[]):
+            if random_state is not None:
+                torch.manual_seed(int(random_state))
+            nn.init.normal_(self.user_embedding.weight, std=self.init_std)
+            nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+
+    def extra_repr(self) -> str:
+        return f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}"
+
+    def forward(self, users: torch.Tensor) -> torch.Tensor:
+        """User vectors, shape ``(B, dim)`` — the "hidden states" of this model."""
+        users = torch.as_tensor(users, device=self.user_embedding.weight.device)
+        if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.n_users):
+            raise RecnegError(
+                f"user ids {int(users.min())}..{int(users.max())} lie outside "
+                f"0..{self.n_users - 1}; build the model with the split's n_users"
+            )
+        return self.user_embedding(users.long())
+
+    def score_items(self, hidden: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores of ``items`` (B, k) or (B, L, k) for user vectors ``hidden`` (B, dim)."""
+        return score_against(hidden, self.item_embedding(items.to(hidden.device)), items)
+
+    def item_scores(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Scores of every item, ``(B, n_items + 1)``, with column 0 set to ``-inf``."""
+        scores = hidden @ self.item_embedding.weight.T
+        scores[..., 0] = float("-inf")
+        return scores
+
+    def score_all(self, users: torch.Tensor, histories: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of every item, shape ``(B, n_items + 1)``; ``histories`` is ignored."""
+        return self.item_scores(self.forward(users))
+
+    def scorer(self, users: torch.Tensor, histories: torch.Tensor | None = None):
+        """No-grad scorer ``candidates (B, P) -> (B, P)`` (or (B, L, P) -> (B, L, P))."""
+        with torch.no_grad():
+            hidden = self.forward(users)
+        return self.scorer_from_hidden(hidden)
+
+    def scorer_from_hidden(self, hidden: torch.Tensor):
+        """No-grad scorer over user vectors the caller already computed (detached)."""
+        return make_scorer(hidden.detach(), self.item_embedding)

@@ -1,0 +1,25 @@
+"""Negative samplers: one interface, five families."""
+from .base import NegativeSample, NegativeSampler, make_generator
+from .static import InBatchSampler, ItemDistributionSampler, MixedSampler, PopularitySampler, UniformSampler
+from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
+from .registry import SAMPLERS, make_sampler, register_sampler
+from .dynamic import (AHNSSampler, DNSSampler, MixedNegatives, MixGCFInterpolation, SoftmaxHardSampler, SRNSSampler,
+                      UserSimilaritySampler, bpr_loss_with_mixed_negatives)
+from .curriculum import HardnessCurriculum, RandomInjection, cap_weights
+from .adversarial import IRGANSampler
+from .reweighting import DebiasedWeightingSampler, ScoreWeightedSampler, SelfAdversarialWeights
+from .knowledge import (AttributeSampler, KGWalkSampler, PredefinedNegativeSampler, SemanticSampler,
+                        StratifiedSampler)
+
+__all__ = [
+    "NegativeSample", "NegativeSampler", "make_generator",
+    "UniformSampler", "PopularitySampler", "ItemDistributionSampler", "InBatchSampler", "MixedSampler",
+    "AdaptiveSampler", "AdaptiveMixedSampler",
+    "SAMPLERS", "make_sampler", "register_sampler",
+    "DNSSampler", "SoftmaxHardSampler", "AHNSSampler", "SRNSSampler", "UserSimilaritySampler",
+    "MixGCFInterpolation", "MixedNegatives", "bpr_loss_with_mixed_negatives",
+    "HardnessCurriculum", "RandomInjection", "cap_weights",
+    "IRGANSampler",
+    "ScoreWeightedSampler", "SelfAdversarialWeights", "DebiasedWeightingSampler",
+    "AttributeSampler", "StratifiedSampler", "KGWalkSampler", "SemanticSampler", "PredefinedNegativeSampler",
+]

@@ -1,0 +1,179 @@
+"""Adaptive negative samplers: keep the hardest candidates of a cheap pool.
+
+Adaptive sampling (Prakash et al., arXiv 2410.17276) is dynamic negative sampling
+(Zhang et al., SIGIR 2013) at scale: draw a pool of ``oversampling × k`` candidates from a
+cheap static sampler, score the pool with the current model, keep the ``k`` the model
+ranks highest. Scores are computed under :func:`torch.no_grad` — selecting negatives is
+not part of the computation graph.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from .._errors import RecnegError, check_positive_int, check_probability
+from ..data.interactions import Interactions
+from .base import NegativeSample, NegativeSampler, Scorer
+from .static import MixedSampler, UniformSampler
+
+__all__ = ["AdaptiveSampler", "AdaptiveMixedSampler", "select_hardest"]
+
+
+def select_hardest(pool: NegativeSample, scores: torch.Tensor, k: int) -> NegativeSample:
+    """Keep the ``k`` highest-scoring candidates of ``pool``.
+
+    ``pool.items`` has shape ``(B, P)``; ``scores`` is ``(B, P)`` (one choice per user) or
+    ``(B, L, P)`` (one choice per position, from the same shared pool). The kept items
+    keep the pool proposal's ``log_prob``.
+
+    Examples
+    --------
+    >>> pool = NegativeSample(torch.tensor([[5, 6, 7]]), torch.zeros(1, 3))
+    >>> select_hardest(pool, torch.tensor([[0.1, 0.9, 0.5]]), 2).items.tolist()
+    [[6, 7]]
+    """
+    if scores.shape[-1] != pool.items.shape[-1]:
+        raise RecnegError(
+            f"the scorer returned {scores.shape[-1]} scores per row for a pool of {pool.items.shape[-1]} "
+            "candidates; it must return one score per candidate"
+        )
+    if k > pool.items.shape[-1]:
+        raise RecnegError(f"cannot keep k={k} of a pool of {pool.items.shape[-1]}; enlarge the pool")
+    top = scores.topk(k, dim=-1).indices
+    if scores.dim() == 3 and pool.items.dim() == 2:
+        items = pool.items.unsqueeze(1).expand(-1, scores.shape[1], -1)
+        log_prob = pool.log_prob.unsqueeze(1).expand(-1, scores.shape[1], -1)
+    else:
+        items, log_prob = pool.items, pool.log_prob
+    return NegativeSample(items.gather(-1, top), log_prob.gather(-1, top))
+
+
+class AdaptiveSampler(NegativeSampler):
+    """Adaptive (hard) negatives: the top-k of a scored candidate pool.
+
+    Dynamic negative sampling (Zhang et al., SIGIR 2013) draws a few candidates and
+    keeps the one the current model scores highest: the item it most confuses with a
+    positive, and so the one with the largest gradient. Adaptive sampling (ANS, Prakash
+    et al., 2024) does this for ``k`` negatives at once: draw a pool of
+    ``oversampling × k`` candidates per user from ``base`` (uniform, positives excluded),
+    score it under :func:`torch.no_grad`, keep the ``k`` highest. ``oversampling = 1``
+    is the base sampler itself; larger pools give harder negatives — and more false
+    negatives — at the cost of scoring more candidates.
+
+    The pool is shared by the positions of a sequence. With per-position scores
+    ``(B, L, P)`` the selection is per position, giving ``(B, L, k)``; for shared
+    negatives (``per_position=False``) candidates are ranked by their mean score over
+    the non-padding positions. ``log_prob`` is the pool proposal's, not that of the
+    selection, which has no closed form.
+
+    Parameters
+    ----------
+    oversampling : int, default 4
+        Pool size as a multiple of ``k``.
+    base : NegativeSampler, optional
+        A sampler that needs no scorer, for the pool; :class:`UniformSampler` if
+        omitted. It is copied, and takes this sampler's ``exclude_positives``.
+    exclude_positives : bool, default True
+    random_state : int, torch.Generator or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0]), np.array([1]), np.arange(1), n_users=1, n_items=9)
+    >>> s = AdaptiveSampler(oversampling=8, random_state=0).fit(train)
+    >>> scorer = lambda cand: cand.double()   # a "model" that prefers high ids
+    >>> neg = s.sample(torch.tensor([0]), torch.tensor([1]), 2, scorer=scorer)
+    >>> neg.items.tolist()                    # the two highest ids of a pool of 16
+    [[9, 9]]
+    """
+
+    family = "dynamic"
+    subfamily = "universal DNS"
+    needs_scorer = True
+
+    def __init__(self, oversampling: int = 4, base: NegativeSampler | None = None, *,
+                 exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        self.oversampling = check_positive_int("oversampling", oversampling)
+        if base is not None and (not isinstance(base, NegativeSampler) or base.needs_scorer):
+            raise RecnegError(
+                f"base must be a sampler that needs no scorer (e.g. UniformSampler()), got {base!r}"
+            )
+        self.base = base
+
+    def _make_base(self) -> NegativeSampler:
+        return copy.copy(self.base) if self.base is not None else UniformSampler()
+
+    def _fit(self, train: Interactions) -> None:
+        base = self._make_base()
+        base.exclude_positives = self.exclude_positives
+        self.base_ = base.fit(train)
+
+    def _score(self, scorer: Scorer, pool: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            scores = torch.as_tensor(scorer(pool))
+        B, P = pool.shape
+        expected = [(B, P)] + ([(B, positives.shape[1], P)] if positives.dim() == 2 else [])
+        if tuple(scores.shape) not in expected:
+            raise RecnegError(
+                f"the scorer returned scores of shape {tuple(scores.shape)} for candidates of shape "
+                f"{(B, P)}; expected one of {expected}"
+            )
+        return scores.detach()
+
+    def _sample(self, users, positives, k, *, per_position, scorer: Scorer | None, generator) -> NegativeSample:
+        pool = self.base_._sample(users, positives, k * self.oversampling, per_position=False,
+                                  scorer=None, generator=generator)
+        scores = self._score(scorer, pool.items, positives)
+        if not per_position and scores.dim() == 3:
+            valid = (positives > 0).unsqueeze(-1).to(scores.dtype)
+            scores = (scores * valid).sum(1) / valid.sum(1).clamp_min(1.0)
+        chosen = select_hardest(pool, scores, k)
+        if per_position and chosen.items.dim() == 2:
+            # A non-sequential scorer gives one ranking per user: every position shares it.
+            L = positives.shape[1]
+            chosen = NegativeSample(chosen.items.unsqueeze(1).expand(-1, L, -1).contiguous(),
+                                    chosen.log_prob.unsqueeze(1).expand(-1, L, -1).contiguous())
+        return chosen
+
+
+class AdaptiveMixedSampler(AdaptiveSampler):
+    """Adaptive selection over a mixed (in-batch + uniform) pool.
+
+    AMNS in Prakash et al. (2024): the pool comes from :class:`MixedSampler`, so before
+    the model picks the hardest it holds both popular items (from the batch) and tail
+    items (uniform) — hard negatives drawn from the whole catalogue rather than the
+    head alone.
+
+    Parameters
+    ----------
+    oversampling : int, default 4
+        Pool size as a multiple of ``k``.
+    in_batch_fraction : float, default 0.5
+        Share of the pool drawn from the batch.
+    exclude_positives : bool, default True
+    random_state : int, torch.Generator or None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0, 1]), np.array([1, 2]), np.arange(2), n_users=2, n_items=9)
+    >>> s = AdaptiveMixedSampler(oversampling=4, random_state=0).fit(train)
+    >>> s.sample(torch.tensor([0, 1]), torch.tensor([1, 2]), 3, scorer=lambda c: -c.double()).items.shape
+    torch.Size([2, 3])
+    """
+
+    subfamily = "mixed DNS"
+
+    def __init__(self, oversampling: int = 4, in_batch_fraction: float = 0.5, *,
+                 exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(oversampling=oversampling, exclude_positives=exclude_positives,
+                         random_state=random_state)
+        self.in_batch_fraction = check_probability("in_batch_fraction", in_batch_fraction)
+
+    def _make_base(self) -> NegativeSampler:
+        return MixedSampler(self.in_batch_fraction)

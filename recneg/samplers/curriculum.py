@@ -1,0 +1,295 @@
+"""Hardness curricula and guardrails for hard-negative sampling.
+
+Hard negatives help most once the model can tell easy items apart; early in training
+they mostly contribute noise and false negatives (Ma et al., arXiv 2409.07237, name
+curriculum learning and the hard-vs-false-negative tension among the open problems).
+This module provides
+
+* :class:`HardnessCurriculum` — mixes an easy and a hard sampler with a share of hard
+  negatives that grows over epochs;
+* :class:`RandomInjection` — replaces a fraction of any sampler's negatives by uniform
+  ones, so a hard sampler never trains on hard negatives alone;
+* :func:`cap_weights` — bounds the importance weight of any single negative.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+
+from .._errors import RecnegError, check_positive_int, check_probability
+from ..data.interactions import Interactions
+from .base import NegativeSample, NegativeSampler, extra_targets
+from .static import UniformSampler
+
+__all__ = ["HardnessCurriculum", "RandomInjection", "cap_weights", "SCHEDULES"]
+
+#: Shapes of the ramp from easy to hard, as functions of progress ``t ∈ [0, 1]``.
+SCHEDULES = {
+    "linear": lambda t: t,
+    "cosine": lambda t: 0.5 * (1.0 - math.cos(math.pi * t)),
+    "step": lambda t: 1.0 if t >= 1.0 else 0.0,
+}
+
+
+def _sub_sample(sampler: NegativeSampler, users, positives, k, per_position, scorer, generator) -> NegativeSample:
+    if sampler.needs_scorer and scorer is None:
+        raise RecnegError(f"{type(sampler).__name__} needs a scorer: pass scorer=model.scorer(...)")
+    return sampler._sample(users, positives, k, per_position=per_position, scorer=scorer, generator=generator)
+
+
+def _concat(parts: list[NegativeSample]) -> NegativeSample:
+    items = torch.cat([p.items for p in parts], dim=-1)
+    log_prob = torch.cat([p.log_prob.float() for p in parts], dim=-1)
+    weights = None
+    if any(p.weights is not None for p in parts):
+        weights = torch.cat([p.weights.float() if p.weights is not None else torch.ones(p.items.shape)
+                             for p in parts], dim=-1)
+    return NegativeSample(items, log_prob, weights)
+
+
+class HardnessCurriculum(NegativeSampler):
+    """Easy negatives first, hard ones later: a curriculum over the share of hard negatives.
+
+    Of ``k`` negatives, ``round(h(e) · k)`` come from ``hard_sampler`` and the rest from
+    ``easy_sampler``, where the hard share at epoch ``e`` is
+
+    ``h(e) = max_hard_fraction · shape((e − warmup_epochs) / ramp_epochs)`` clipped to
+    ``[0, max_hard_fraction]``,
+
+    with ``shape`` linear, cosine (slow start and finish) or a step at the end of the
+    ramp. During ``warmup_epochs`` all negatives are easy. Curriculum learning (Bengio et
+    al., 2009) orders training examples from easy to hard; for negative sampling it lets
+    the model form a coarse ranking from uniform negatives before a dynamic sampler's
+    hard negatives — and their false negatives — dominate.
+
+    The epoch is set by :meth:`set_epoch` (call it at the start of every epoch), or, with
+    ``calls_per_epoch``, advanced automatically every ``calls_per_epoch`` calls of
+    :meth:`sample` (for training loops that do not call :meth:`set_epoch`; use the number
+    of batches per epoch). ``log_prob`` and ``weights`` are those of the component that
+    drew each negative (weights 1 for a component that returns none).
+
+    Parameters
+    ----------
+    easy_sampler : NegativeSampler, optional
+        Default :class:`~recneg.samplers.UniformSampler`.
+    hard_sampler : NegativeSampler, optional
+        Default :class:`~recneg.samplers.DNSSampler` with 10 candidates.
+    schedule : {"linear", "cosine", "step"}, default "linear"
+    warmup_epochs : int, default 0
+    ramp_epochs : int, default 5
+    max_hard_fraction : float, default 1.0
+    calls_per_epoch : int, optional
+
+    Examples
+    --------
+    >>> c = HardnessCurriculum(warmup_epochs=1, ramp_epochs=4)
+    >>> [c.hard_fraction(e) for e in range(7)]
+    [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    >>> c.set_epoch(3).split(10)          # (easy, hard) negatives out of 10
+    (5, 5)
+    """
+
+    family = "dynamic"
+    subfamily = "curriculum (hardness schedule)"
+    needs_scorer = True
+
+    def __init__(self, easy_sampler: NegativeSampler | None = None, hard_sampler: NegativeSampler | None = None,
+                 schedule: str = "linear", warmup_epochs: int = 0, ramp_epochs: int = 5, *,
+                 max_hard_fraction: float = 1.0, calls_per_epoch: int | None = None,
+                 exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        if schedule not in SCHEDULES:
+            raise RecnegError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+        for name, sampler in (("easy_sampler", easy_sampler), ("hard_sampler", hard_sampler)):
+            if sampler is not None and not isinstance(sampler, NegativeSampler):
+                raise RecnegError(f"{name} must be a NegativeSampler, got {type(sampler).__name__}")
+        if hard_sampler is None:
+            from .dynamic import DNSSampler  # dynamic imports this module's neighbours only
+
+            hard_sampler = DNSSampler()
+        self.easy_sampler = easy_sampler if easy_sampler is not None else UniformSampler()
+        self.hard_sampler = hard_sampler
+        self.schedule = schedule
+        self.warmup_epochs = check_positive_int("warmup_epochs", warmup_epochs, allow_zero=True)
+        self.ramp_epochs = check_positive_int("ramp_epochs", ramp_epochs)
+        self.max_hard_fraction = check_probability("max_hard_fraction", max_hard_fraction)
+        self.calls_per_epoch = None if calls_per_epoch is None else check_positive_int("calls_per_epoch",
+                                                                                         calls_per_epoch)
+        self.needs_scorer = self.easy_sampler.needs_scorer or self.hard_sampler.needs_scorer
+        self._epoch = 0
+        self._calls = 0
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (0-based)."""
+        if self.calls_per_epoch is not None:
+            return self._calls // self.calls_per_epoch
+        return self._epoch
+
+    def set_epoch(self, epoch: int) -> "HardnessCurriculum":
+        """Set the current epoch (0-based); returns ``self``."""
+        self._epoch = check_positive_int("epoch", epoch, allow_zero=True)
+        if self.calls_per_epoch is not None:
+            self._calls = self._epoch * self.calls_per_epoch
+        return self
+
+    def hard_fraction(self, epoch: int | None = None) -> float:
+        """``h(epoch)``, the share of hard negatives (the current epoch by default)."""
+        epoch = self.epoch if epoch is None else epoch
+        progress = min(max((epoch - self.warmup_epochs) / self.ramp_epochs, 0.0), 1.0)
+        return self.max_hard_fraction * SCHEDULES[self.schedule](progress)
+
+    def split(self, k: int) -> tuple[int, int]:
+        """``(k_easy, k_hard)`` for ``k`` negatives at the current epoch."""
+        k_hard = int(round(self.hard_fraction() * k))
+        return k - k_hard, k_hard
+
+    def _fit(self, train: Interactions) -> None:
+        for sampler in (self.easy_sampler, self.hard_sampler):
+            sampler.exclude_positives = self.exclude_positives
+            sampler.fit(train)
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        k_easy, k_hard = self.split(k)
+        self._calls += 1
+        parts = []
+        if k_easy:
+            parts.append(_sub_sample(self.easy_sampler, users, positives, k_easy, per_position, scorer, generator))
+        if k_hard:
+            parts.append(_sub_sample(self.hard_sampler, users, positives, k_hard, per_position, scorer, generator))
+        return _concat(parts)
+
+
+class RandomInjection(NegativeSampler):
+    """A guardrail: every negative of ``base`` is replaced by a uniform one with
+    probability ``random_fraction``.
+
+    Hard samplers concentrate on the items the model scores highest, which include the
+    user's unobserved *positives*. Mixing in uniform negatives — which are almost never
+    false negatives — bounds the damage and keeps the easy part of the distribution in
+    view (the mixed DNS idea of the survey; Yang et al., WWW 2020, mix in-batch with
+    uniform negatives for a related reason). Replacement is per entry, so it works even
+    with one negative per position (on average ``random_fraction · k`` of them are
+    uniform). ``log_prob`` (and ``weights``) of each entry are those of the component
+    that produced it: the uniform distribution over the user's allowed items for an
+    injected negative (weight 1).
+
+    Parameters
+    ----------
+    base : NegativeSampler, optional
+        The sampler to guard; default :class:`~recneg.samplers.DNSSampler`.
+    random_fraction : float, default 0.1
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from recneg.data import Interactions
+    >>> from recneg.samplers import DNSSampler
+    >>> train = Interactions(np.array([0]), np.array([1]), np.arange(1), n_users=1, n_items=50)
+    >>> s = RandomInjection(DNSSampler(n_candidates=40), random_fraction=0.5, random_state=0).fit(train)
+    >>> neg = s.sample(torch.tensor([0]), torch.tensor([1]), 10, scorer=lambda c: c.float())
+    >>> int((neg.items < 35).sum()) > 0          # DNS alone would return only the highest ids
+    True
+    """
+
+    family = "dynamic"
+    subfamily = "mixed DNS (random injection)"
+    needs_scorer = True
+
+    def __init__(self, base: NegativeSampler | None = None, random_fraction: float = 0.1, *,
+                 exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        if base is not None and not isinstance(base, NegativeSampler):
+            raise RecnegError(f"base must be a NegativeSampler, got {type(base).__name__}")
+        if base is None:
+            from .dynamic import DNSSampler
+
+            base = DNSSampler()
+        self.base = base
+        self.random_fraction = check_probability("random_fraction", random_fraction)
+        self.needs_scorer = base.needs_scorer
+
+    def _fit(self, train: Interactions) -> None:
+        self.base.exclude_positives = self.exclude_positives
+        self.base.fit(train)
+        self.uniform_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        drawn = _sub_sample(self.base, users, positives, k, per_position, scorer, generator)
+        inject = torch.rand(drawn.items.shape, generator=generator) < self.random_fraction
+        if not bool(inject.any()):
+            return drawn
+        extra = extra_targets(self, users, positives)
+        uniform = self.uniform_._draw_allowed(users, positives, tuple(drawn.items.shape), generator, extra)
+        uniform_log_prob = self.uniform_.conditional_log_prob(users, uniform, extra).float()
+        items = torch.where(inject, uniform, drawn.items)
+        log_prob = torch.where(inject, uniform_log_prob, drawn.log_prob.float())
+        weights = None if drawn.weights is None else torch.where(inject, torch.ones(()), drawn.weights.float())
+        return NegativeSample(items, log_prob, weights)
+
+
+def cap_weights(weights: torch.Tensor, max_weight: float, *, preserve_sum: bool = False) -> torch.Tensor:
+    """Cap every importance weight at ``max_weight``.
+
+    Re-weighting samplers (e.g. :class:`~recneg.samplers.ScoreWeightedSampler`) can give
+    one negative a weight many times the others' — with a softmax over scores, a single high-scoring
+    (and possibly false) negative can dominate the gradient. Capping bounds any single
+    negative's influence. With ``preserve_sum=True`` the mass removed from capped
+    entries is handed to the uncapped entries of the same row (last dimension) in
+    proportion to their weights, repeating until nothing exceeds the cap ("water
+    filling"); rows whose total exceeds ``max_weight × k`` end with every entry at the
+    cap.
+
+    Parameters
+    ----------
+    weights : Tensor, shape (..., k)
+        Non-negative weights.
+    max_weight : float
+        ``> 0``.
+    preserve_sum : bool, default False
+
+    Examples
+    --------
+    >>> w = torch.tensor([[4.0, 1.0, 1.0, 2.0]])
+    >>> cap_weights(w, 2.0).tolist()
+    [[2.0, 1.0, 1.0, 2.0]]
+    >>> cap_weights(w, 2.0, preserve_sum=True).tolist()   # sum 8 kept
+    [[2.0, 2.0, 2.0, 2.0]]
+    """
+    try:
+        cap = float(max_weight)
+    except (TypeError, ValueError):
+        raise RecnegError(f"max_weight must be a positive number, got {max_weight!r}") from None
+    if not cap > 0 or math.isnan(cap):
+        raise RecnegError(f"max_weight must be > 0, got {max_weight}")
+    weights = torch.as_tensor(weights)
+    if bool((weights < 0).any()) or bool(torch.isnan(weights).any()):
+        raise RecnegError("weights must be non-negative numbers; got a negative or NaN weight")
+    if not preserve_sum:
+        return weights.clamp(max=cap)
+    total = weights.sum(-1, keepdim=True)
+    out = weights.clamp(max=cap)
+    # Each round caps at least one more entry of every row that still has excess mass,
+    # so k rounds suffice.
+    for _ in range(weights.shape[-1]):
+        deficit = total - out.sum(-1, keepdim=True)
+        free = out < cap
+        free_mass = torch.where(free, out, torch.zeros((), dtype=out.dtype)).sum(-1, keepdim=True)
+        n_free = free.sum(-1, keepdim=True)
+        pending = (deficit > 1e-9 * total.clamp_min(1.0)) & (n_free > 0)
+        if not bool(pending.any()):
+            break
+        # Proportional to the weights; equal shares where the free entries weigh 0.
+        share = torch.where(free_mass > 0, out / free_mass.clamp_min(1e-300),
+                            free.to(out.dtype) / n_free.clamp_min(1))
+        out = torch.where(pending & free, (out + deficit * share).clamp(max=cap), out)
+    return out
+
+
+from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
+
+register_sampler("curriculum", HardnessCurriculum)
+register_sampler("random-injection", RandomInjection)

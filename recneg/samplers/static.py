@@ -1,0 +1,521 @@
+"""Static negative samplers: uniform, popularity, in-batch and mixed.
+
+Static samplers draw from a distribution fixed before training — it may depend on the
+training data, never on the model (Ma et al., arXiv 2409.07237, section 3.1). Each one
+here is vectorised: candidates are drawn for the whole batch at once, excluded ones
+(the user's training items, the batch's own targets, padding) are redrawn in a few
+rounds, and the rare leftovers are drawn exactly from the allowed items.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+
+from .._errors import RecnegError, check_positive_int, check_probability
+from ..data.interactions import Interactions
+from .base import (
+    NegativeSample,
+    NegativeSampler,
+    batch_user_mass,
+    draw_excluding,
+    excluded_extra_mass,
+    extra_targets,
+    is_excluded,
+    output_shape,
+    user_mass,
+)
+
+__all__ = [
+    "alias_table",
+    "ItemDistributionSampler",
+    "UniformSampler",
+    "PopularitySampler",
+    "InBatchSampler",
+    "MixedSampler",
+]
+
+
+def _validate_weights(weights: torch.Tensor, what: str) -> torch.Tensor:
+    """Check item weights (index 0 = padding) and return them as float64."""
+    weights = torch.as_tensor(weights, dtype=torch.float64)
+    if torch.isnan(weights).any():
+        item = int(torch.nonzero(torch.isnan(weights))[0])
+        raise RecnegError(f"{what} weight of item {item} is NaN; pass finite, non-negative weights")
+    if (weights < 0).any():
+        item = int(torch.nonzero(weights < 0)[0])
+        raise RecnegError(
+            f"{what} weight of item {item} is negative ({float(weights[item])}); weights must be >= 0"
+        )
+    if torch.isinf(weights).any():
+        item = int(torch.nonzero(torch.isinf(weights))[0])
+        raise RecnegError(f"{what} weight of item {item} is infinite; pass finite weights")
+    weights = weights.clone()
+    weights[0] = 0.0
+    if weights.sum() <= 0:
+        raise RecnegError(f"{what} weights are all zero; at least one item needs a positive weight")
+    return weights
+
+
+def alias_table(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Walker's alias table for ``probs``, built without a Python loop.
+
+    Split ``[0, n)`` into ``n`` unit buckets, one per item. Bucket ``b`` returns ``b``
+    with probability ``accept[b]`` and ``alias[b]`` otherwise, so a draw costs one
+    uniform bucket, one coin and two lookups whatever the distribution. With scaled
+    weights ``w = n·p``, *light* items (``w < 1``) keep ``w`` of their bucket and lend
+    the rest, ``1 − w``, to a *heavy* item (``w ≥ 1``). Sweeping the lights and the
+    heavies in order, the demand of the lights accumulates to ``D`` and the surplus of
+    the heavies (``w − 1``) to ``S``: a light is served by the heavy whose surplus
+    interval contains the start of its demand, and a heavy whose surplus runs out in
+    the middle of a light's demand ``[D_{i−1}, D_i)`` keeps ``1 − (D_i − S_j)`` of its
+    own bucket and lends the rest to the next heavy. Two ``searchsorted`` calls place
+    every item at once (the sweep of Hübschle-Schneider & Sanders, 2019).
+
+    Parameters
+    ----------
+    probs : Tensor, shape (n,)
+        Non-negative, summing to 1.
+
+    Returns
+    -------
+    accept : float64 Tensor, shape (n,)
+    alias : LongTensor, shape (n,)
+
+    Examples
+    --------
+    >>> accept, alias = alias_table(torch.tensor([0.1, 0.2, 0.7], dtype=torch.float64))
+    >>> implied = accept.clone().index_add_(0, alias, 1 - accept) / 3   # what a draw returns
+    >>> [round(q, 12) for q in implied.tolist()]
+    [0.1, 0.2, 0.7]
+    """
+    n = len(probs)
+    w = probs.to(torch.float64) * n
+    accept = torch.ones(n, dtype=torch.float64)
+    alias = torch.arange(n)
+    is_heavy = w >= 1
+    is_heavy[torch.argmax(w)] = True  # rounding may leave every w just below 1
+    light = torch.nonzero(~is_heavy).flatten()
+    heavy = torch.nonzero(is_heavy).flatten()
+    if len(light) == 0:
+        return accept, alias
+    demand = torch.cumsum(1 - w[light], 0)                  # D_i
+    demand_start = demand - (1 - w[light])                   # D_{i-1}
+    surplus = torch.cumsum(w[heavy] - 1, 0)                  # S_j
+    accept[light] = w[light]
+    server = torch.searchsorted(surplus, demand_start, right=True).clamp_(max=len(heavy) - 1)
+    alias[light] = heavy[server]
+    # Heavies (but the last, which absorbs rounding) whose surplus ends inside a demand.
+    ends = surplus[:-1]
+    crossing = torch.searchsorted(demand, ends, right=True)
+    inside = crossing < len(light)
+    inside[inside.clone()] = demand_start[crossing[inside]] < ends[inside]
+    j = torch.nonzero(inside).flatten()
+    accept[heavy[j]] = (1 - (demand[crossing[j]] - ends[j])).clamp_(0.0, 1.0)
+    alias[heavy[j]] = heavy[j + 1]
+    return accept, alias
+
+
+def _no_item_left(users: torch.Tensor, empty: torch.Tensor) -> RecnegError:
+    user = int(users[empty][0])
+    return RecnegError(
+        f"user {user} has no item left to sample once their positives and the batch's targets "
+        "are excluded; drop such users or pass exclude_positives=False"
+    )
+
+
+class ItemDistributionSampler(NegativeSampler):
+    """Negatives from a fixed distribution over items, conditioned on the allowed ones.
+
+    Every static sampler that ignores the batch is this one with its own weights
+    ``w_j`` (uniform: ``w_j = 1``; popularity: ``w_j = c_j^α``): propose ``j`` with
+    ``p(j) = w_j / Σ w`` and reject the user's training items and the row's targets.
+    What comes out is ``p`` *conditioned* on the allowed items,
+    ``log q(j | u) = log p(j) − log(1 − Σ_{i excluded} p(i))``, and that is the
+    ``log_prob`` returned for logQ correction. The excluded mass of every user is summed
+    once at fit time, so the correction costs one lookup per batch.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n_items + 1,), optional
+        Non-negative item weights (entry 0, padding, is ignored). Subclasses compute
+        their own from the training split instead.
+    exclude_positives : bool, default True
+        Never return the user's training items or the batch's targets.
+    random_state : int, torch.Generator or None
+
+    Notes
+    -----
+    Negatives are drawn *with replacement*, so ``k`` may exceed the number of items a
+    user may receive; only a user with no allowed item at all is an error (at fit time).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0, 0, 1]), np.array([1, 2, 3]), np.arange(3), n_users=2, n_items=4)
+    >>> s = ItemDistributionSampler(weights=[0, 1, 1, 1, 5], random_state=0).fit(train)
+    >>> neg = s.sample(torch.tensor([0]), torch.tensor([1]), 3)
+    >>> set(neg.items.flatten().tolist()) <= {3, 4}   # items 1 and 2 are user 0's positives
+    True
+    >>> s.conditional_log_prob(torch.tensor([0]), torch.tensor([[3, 4]]), torch.zeros(1, 0, dtype=torch.long)).exp()
+    tensor([[0.1667, 0.8333]], dtype=torch.float64)
+    """
+
+    subfamily = "fixed distribution"
+
+    def __init__(self, weights=None, *, exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        self.weights = weights
+
+    def item_weights(self, train: Interactions) -> torch.Tensor:
+        """Unnormalised item weights, shape ``(n_items + 1,)``."""
+        if self.weights is None:
+            raise RecnegError("ItemDistributionSampler needs weights=...; or use UniformSampler/PopularitySampler")
+        weights = torch.as_tensor(self.weights, dtype=torch.float64)
+        if weights.shape != (train.n_items + 1,):
+            raise RecnegError(
+                f"weights must have n_items + 1 = {train.n_items + 1} entries (index 0 is padding), "
+                f"got shape {tuple(weights.shape)}"
+            )
+        return weights
+
+    def _fit(self, train: Interactions) -> None:
+        weights = _validate_weights(self.item_weights(train), type(self).__name__)
+        self.probs_ = weights / weights.sum()
+        self.log_probs_ = self.probs_.log()
+        self.accept_, self.alias_ = alias_table(self.probs_)
+        # The probability mass each user's training items take away from the proposal,
+        # so that log q(j | u) = log p(j) - log(1 - mass_u) costs one lookup per batch.
+        self.user_mass_ = user_mass(self, self.probs_)
+        if self.exclude_positives:
+            left = 1.0 - self.user_mass_
+            if (left <= 1e-12).any():
+                user = int(torch.nonzero(left <= 1e-12)[0])
+                raise RecnegError(
+                    f"user {user} has interacted with every item this sampler can draw (all items "
+                    "with a positive weight); drop such users, smooth the weights, or pass "
+                    "exclude_positives=False"
+                )
+        self.user_log_norm_ = (1.0 - self.user_mass_).clamp_min(1e-300).log() if self.exclude_positives \
+            else torch.zeros(self.n_users_, dtype=torch.float64)
+
+    def _draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` independent draws from the unconditioned distribution (alias method)."""
+        bucket = torch.randint(0, self.n_items_ + 1, (n,), generator=generator)
+        coin = torch.rand(n, generator=generator, dtype=torch.float64)
+        return torch.where(coin < self.accept_[bucket], bucket, self.alias_[bucket])
+
+    def log_norm(self, users: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """``log(1 − Σ_{excluded} p)`` per row, shape ``(B,)``: the log of the mass left
+        once the user's training items and the row's extra targets are removed."""
+        if not self.exclude_positives or extra.shape[1] == 0:
+            return self.user_log_norm_[users]  # the usual case: precomputed at fit time
+        left = 1.0 - self.user_mass_[users] - excluded_extra_mass(extra, self.probs_)
+        return left.clamp_min(1e-300).log()
+
+    def conditional_log_prob(self, users: torch.Tensor, items: torch.Tensor, extra: torch.Tensor,
+                             *, mask_excluded: bool = True) -> torch.Tensor:
+        """``log q(item | row)`` under exclusion, float64, shaped like ``items``.
+
+        ``extra`` is ``recneg.samplers.base.extra_targets(...)`` of the batch. Excluded
+        items get ``-inf``; ``mask_excluded=False`` skips that test for items known to
+        be allowed (the sampler's own draws).
+        """
+        norm = self.log_norm(users, extra).reshape(users.shape + (1,) * (items.dim() - 1))
+        log_prob = self.log_probs_[items] - norm
+        if mask_excluded:
+            log_prob = log_prob.masked_fill(is_excluded(self, users, None, items, extra=extra), -math.inf)
+        return log_prob
+
+    def _draw_allowed(self, users, positives, shape, generator, extra=None) -> torch.Tensor:
+        """Draws of ``shape`` from the conditional distribution of every row."""
+        extra = extra_targets(self, users, positives) if extra is None else extra
+        items, empty = draw_excluding(self, users, positives, shape, lambda n: self._draw(n, generator),
+                                      self.probs_, generator, extra=extra,
+                                      acceptance=self.log_norm(users, extra).exp())
+        if empty.any():
+            raise _no_item_left(users, empty)
+        return items
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        extra = extra_targets(self, users, positives)
+        items = self._draw_allowed(users, positives, output_shape(positives, k, per_position), generator, extra)
+        return NegativeSample(items, self.conditional_log_prob(users, items, extra, mask_excluded=False).float())
+
+
+class UniformSampler(ItemDistributionSampler):
+    """Uniform negatives: every item the user has not interacted with is equally likely.
+
+    The sampler of BPR (Rendle et al., 2009) and NCF. With ``exclude_positives`` it samples
+    exactly ``q(j | u) = 1 / (N − |I_u⁺|)`` over the allowed items: candidates are drawn
+    with one :func:`torch.randint`-style call for the whole batch, each is tested against
+    the user's training items with a single ``searchsorted`` over sorted (user, item) keys,
+    and only rejected entries are redrawn. It ignores scores and popularity; with
+    ``exclude_positives=False`` it is the plain uniform distribution over all items.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0, 0]), np.array([1, 2]), np.arange(2), n_users=1, n_items=4)
+    >>> neg = UniformSampler(random_state=0).fit(train).sample(torch.tensor([0]), torch.tensor([1]), 5)
+    >>> set(neg.items.flatten().tolist()) <= {3, 4}
+    True
+    >>> float(neg.log_prob[0, 0].exp())  # 1 / (4 - 2)
+    0.5
+    """
+
+    subfamily = "uniform"
+
+    def __init__(self, *, exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+
+    def item_weights(self, train: Interactions) -> torch.Tensor:
+        weights = torch.ones(train.n_items + 1, dtype=torch.float64)
+        weights[0] = 0.0
+        return weights
+
+    def _draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randint(1, self.n_items_ + 1, (n,), generator=generator)
+
+    def conditional_log_prob(self, users, items, extra, *, mask_excluded: bool = True) -> torch.Tensor:
+        # Constant within a row, -log(number of allowed items): no per-item lookup needed.
+        row = -math.log(self.n_items_) - self.log_norm(users, extra)
+        log_prob = row.reshape(users.shape + (1,) * (items.dim() - 1)).expand(items.shape)
+        if mask_excluded:
+            log_prob = log_prob.masked_fill(is_excluded(self, users, None, items, extra=extra), -math.inf)
+        return log_prob
+
+
+class PopularitySampler(ItemDistributionSampler):
+    """Popularity negatives: ``q(j) ∝ c_j^α`` with ``c_j`` the item's training count.
+
+    word2vec (Mikolov et al., 2013) sampled negative words in proportion to count^0.75;
+    recommendation adopted the idea to show the model popular items the user skipped
+    (Rendle & Freudenthaler, 2014). α = 0 is uniform over the catalogue, α = 1 is
+    proportional to popularity, values in between flatten it. Counts come from the
+    training split passed to :meth:`fit` — never from validation or test data. With
+    α > 0 an item never seen in training has weight 0 unless ``smoothing`` adds a
+    pseudo-count.
+
+    Parameters
+    ----------
+    alpha : float, default 0.75
+        Exponent of the counts, >= 0.
+    smoothing : float, default 0.0
+        Pseudo-count added to every item's count before the exponent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0, 1, 1, 2]), np.array([1, 1, 2, 1]), np.arange(4), n_users=3, n_items=3)
+    >>> s = PopularitySampler(alpha=1.0, exclude_positives=False).fit(train)
+    >>> s.probs_[1:].tolist()  # counts 3, 1, 0
+    [0.75, 0.25, 0.0]
+    """
+
+    subfamily = "popularity-based"
+
+    def __init__(self, alpha: float = 0.75, *, smoothing: float = 0.0, exclude_positives: bool = True,
+                 random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        alpha = float(alpha)
+        if not math.isfinite(alpha) or alpha < 0:
+            raise RecnegError(f"alpha must be a finite number >= 0, got {alpha}")
+        smoothing = float(smoothing)
+        if not math.isfinite(smoothing) or smoothing < 0:
+            raise RecnegError(f"smoothing must be a finite number >= 0, got {smoothing}")
+        self.alpha = alpha
+        self.smoothing = smoothing
+
+    def item_weights(self, train: Interactions) -> torch.Tensor:
+        counts = torch.as_tensor(train.item_counts(), dtype=torch.float64) + self.smoothing
+        weights = counts.pow(self.alpha)
+        if self.alpha > 0:
+            weights[counts == 0] = 0.0  # 0 ** alpha, made explicit
+        return weights
+
+    @property
+    def name(self) -> str:
+        return f"popularity(alpha={self.alpha:g})"
+
+
+class InBatchSampler(NegativeSampler):
+    """In-batch negatives: the other positives of the same batch.
+
+    Two-tower retrieval models score the batch's positives anyway, so using them as
+    each other's negatives costs nothing extra. Pooling the batch's non-padding targets
+    and drawing from the pool samples an item in proportion to its frequency *in the
+    batch* — popularity sampling for free, ``q(j | batch) = c_j / Σ_i c_i`` — and
+    ``log_prob`` returns exactly that, conditioned on the row's allowed items when
+    positives are excluded. A row for which every pooled item is excluded (say, a batch
+    of one user) gets uniform negatives instead, with the uniform ``log_prob``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0, 1, 2]), np.array([1, 2, 3]), np.arange(3), n_users=3, n_items=5)
+    >>> s = InBatchSampler(random_state=0).fit(train)
+    >>> neg = s.sample(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 3]), 4)
+    >>> set(neg.items.flatten().tolist()) <= {1, 2, 3}   # only items of the batch
+    True
+    >>> float(neg.log_prob[0, 0].exp())   # user 0 may get 2 or 3, each once in the batch
+    0.5
+    """
+
+    subfamily = "in-batch"
+
+    def __init__(self, *, exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+
+    def _fit(self, train: Interactions) -> None:
+        self.fallback_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
+
+    def _batch_counts(self, positives: torch.Tensor) -> torch.Tensor:
+        pool = positives[positives > 0]
+        if len(pool) == 0:
+            raise RecnegError("the batch has no positive items (all padding); in-batch sampling needs at least one")
+        return torch.bincount(pool, minlength=self.n_items_ + 1).double()
+
+    def _allowed_total(self, users, counts, extra) -> torch.Tensor:
+        """Pooled count each row may draw from, ``(B,)``."""
+        total = counts.sum().expand(len(users))
+        if self.exclude_positives:
+            total = total - batch_user_mass(self, users, counts) - excluded_extra_mass(extra, counts)
+        return total
+
+    def batch_log_prob(self, users: torch.Tensor, positives: torch.Tensor, items: torch.Tensor,
+                       extra: torch.Tensor | None = None, *, mask_excluded: bool = True) -> torch.Tensor:
+        """``log q(item | row, batch)`` (float64) for any ``items`` shaped ``(B, ...)``.
+
+        ``-inf`` for items outside the row's allowed part of the pool; rows with no
+        allowed pooled item use the uniform fallback's probabilities.
+        ``mask_excluded=False`` skips the exclusion test for items known to be allowed.
+        """
+        extra = extra_targets(self, users, positives) if extra is None else extra
+        counts = self._batch_counts(positives)
+        total = self._allowed_total(users, counts, extra)
+        view = users.shape + (1,) * (items.dim() - 1)
+        log_prob = counts[items].log() - total.clamp_min(1e-300).log().reshape(view)
+        empty = total <= 0.5
+        if empty.any():
+            uniform = self.fallback_.conditional_log_prob(users, items, extra, mask_excluded=False)
+            log_prob = torch.where(empty.reshape(view), uniform, log_prob)
+        if mask_excluded:
+            log_prob = log_prob.masked_fill(is_excluded(self, users, None, items, extra=extra), -math.inf)
+        return log_prob
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        shape = output_shape(positives, k, per_position)
+        extra = extra_targets(self, users, positives)
+        counts = self._batch_counts(positives)
+        pool = positives[positives > 0]
+        items, empty = draw_excluding(
+            self, users, positives, shape,
+            lambda n: pool[torch.randint(len(pool), (n,), generator=generator)], counts, generator, extra=extra,
+            acceptance=self._allowed_total(users, counts, extra) / counts.sum(),
+        )
+        if empty.any():
+            rows = torch.nonzero(empty).flatten()
+            items[rows] = self.fallback_._draw_allowed(users[rows], positives[rows], (len(rows),) + shape[1:],
+                                                       generator, extra[rows])
+        return NegativeSample(items, self.batch_log_prob(users, positives, items, extra, mask_excluded=False).float())
+
+
+class MixedSampler(NegativeSampler):
+    """Mixed negatives: some from the batch, the rest from a global sampler.
+
+    In-batch negatives are popular items only: a tail item that is rarely anyone's
+    positive is rarely anyone's negative either. Mixed negative sampling (Yang et al.,
+    WWW 2020) adds items drawn from a global distribution — uniform by default — so
+    the tail is seen too. Of ``k`` negatives ``k_b`` come from the batch and ``k − k_b``
+    from ``base``. Every slot is then a draw from the mixture
+    ``q(j) = (k_b/k)·q_batch(j) + (1 − k_b/k)·q_base(j)``, whose log is ``log_prob``
+    (the logQ correction of the MNS paper).
+
+    Parameters
+    ----------
+    in_batch_fraction : float, default 0.5
+        Share of the negatives drawn from the batch, in [0, 1]; ``k_b = round(f·k)``.
+    n_in_batch : int, optional
+        The number of in-batch negatives itself (at most ``k``); overrides the fraction.
+    base : ItemDistributionSampler, optional
+        The global sampler (uniform or popularity); :class:`UniformSampler` if omitted.
+        It is copied, and takes this sampler's ``exclude_positives``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0, 1]), np.array([1, 2]), np.arange(2), n_users=2, n_items=6)
+    >>> s = MixedSampler(n_in_batch=1, random_state=0).fit(train)
+    >>> neg = s.sample(torch.tensor([0, 1]), torch.tensor([1, 2]), 4)
+    >>> neg.items[:, 0].tolist()          # the in-batch slot: each user gets the other's item
+    [2, 1]
+    >>> round(float(neg.log_prob[0, 0].exp()), 4)   # 1/4 · 1 + 3/4 · 1/5
+    0.4
+    """
+
+    subfamily = "mixed"
+
+    def __init__(self, in_batch_fraction: float = 0.5, base: ItemDistributionSampler | None = None, *,
+                 n_in_batch: int | None = None, exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        self.in_batch_fraction = check_probability("in_batch_fraction", in_batch_fraction)
+        self.n_in_batch = None if n_in_batch is None else check_positive_int("n_in_batch", n_in_batch, allow_zero=True)
+        if base is not None and not isinstance(base, ItemDistributionSampler):
+            raise RecnegError(
+                f"base must be an ItemDistributionSampler such as UniformSampler() or PopularitySampler(), "
+                f"got {type(base).__name__}"
+            )
+        self.base = base
+
+    def _fit(self, train: Interactions) -> None:
+        base = copy.copy(self.base) if self.base is not None else UniformSampler()
+        base.exclude_positives = self.exclude_positives
+        self.base_ = base.fit(train)
+        self.in_batch_ = InBatchSampler(exclude_positives=self.exclude_positives).fit(train)
+
+    def split(self, k: int) -> tuple[int, int]:
+        """``(k_batch, k_base)`` for ``k`` negatives."""
+        if self.n_in_batch is None:
+            k_batch = int(round(self.in_batch_fraction * k))
+        elif self.n_in_batch > k:
+            raise RecnegError(f"n_in_batch={self.n_in_batch} exceeds num_negatives={k}; lower n_in_batch")
+        else:
+            k_batch = self.n_in_batch
+        return k_batch, k - k_batch
+
+    def mixture_log_prob(self, users, positives, items, k: int, extra=None, *, mask_excluded: bool = True) -> torch.Tensor:
+        """``log q(item | row)`` (float64) under the mixture used for ``k`` negatives;
+        ``-inf`` for excluded items unless ``mask_excluded=False``."""
+        extra = extra_targets(self, users, positives) if extra is None else extra
+        k_batch, k_base = self.split(k)
+        q = torch.zeros(items.shape, dtype=torch.float64)
+        if k_batch:
+            q = q + (k_batch / k) * self.in_batch_.batch_log_prob(users, positives, items, extra,
+                                                                  mask_excluded=False).exp()
+        if k_base:
+            q = q + (k_base / k) * self.base_.conditional_log_prob(users, items, extra, mask_excluded=False).exp()
+        log_q = q.log()
+        if mask_excluded:
+            log_q = log_q.masked_fill(is_excluded(self, users, None, items, extra=extra), -math.inf)
+        return log_q
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        k_batch, k_base = self.split(k)
+        extra = extra_targets(self, users, positives)
+        parts = []
+        if k_batch:
+            parts.append(self.in_batch_._sample(users, positives, k_batch, per_position=per_position,
+                                                scorer=None, generator=generator).items)
+        if k_base:
+            shape = output_shape(positives, k_base, per_position)
+            parts.append(self.base_._draw_allowed(users, positives, shape, generator, extra))
+        items = torch.cat(parts, dim=-1)
+        return NegativeSample(items, self.mixture_log_prob(users, positives, items, k, extra, mask_excluded=False).float())

@@ -1,0 +1,488 @@
+"""Train a model with a negative sampler and a loss, with early stopping on validation.
+
+:class:`Trainer` handles both model kinds of :mod:`recneg.models`:
+
+* **sequential** (``model.maxlen`` is an int, e.g. SASRec): one training example per
+  user, the user's training sequence (last ``maxlen + 1`` items, time order) with
+  input ``seq[:-1]`` and targets ``seq[1:]``, left-padded. The padded matrix is built
+  once; a batch is a slice of it, trimmed to its longest sequence.
+* **non-sequential** (``model.maxlen is None``, e.g. BPR-MF): one example per training
+  (user, item) interaction.
+
+For every batch the sampler draws ``num_negatives`` negatives (shared by a whole
+sequence, or per position with ``per_position=True``); a sampler that ``needs_scorer``
+gets a no-grad scorer over the batch's already computed hidden states. ``loss="ce"``
+trains with the full softmax and no sampler.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import losses as L
+from ._errors import RecnegError, check_positive_int, check_probability
+from .data.interactions import Interactions, Split
+from .evaluation import evaluate
+from .samplers.base import NegativeSampler
+
+__all__ = ["LOSSES", "TrainConfig", "TrainResult", "Trainer", "sequence_matrix"]
+
+LOSSES = ("bce", "bpr", "sampled-softmax", "gbce", "ce")
+
+
+def _number(name: str, value, *, low: float, low_open: bool) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise RecnegError(f"{name} must be a number, got {value!r}") from None
+    if math.isnan(value) or math.isinf(value) or value < low or (low_open and value == low):
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
+        raise RecnegError(f"{name} must be a finite number {bound}, got {value}")
+    return value
+
+
+@dataclass
+class TrainConfig:
+    """Everything :class:`Trainer` needs besides the model and the sampler.
+
+    Parameters
+    ----------
+    epochs : int, default 200
+        Upper bound on training epochs (early stopping usually ends sooner).
+    batch_size : int, default 128
+        Sequences (sequential models) or interactions (MF) per batch.
+    lr : float, default 1e-3
+        Adam learning rate (Adam with betas (0.9, 0.98), as SASRec).
+    weight_decay : float, default 0.0
+        Adam's L2 penalty.
+    loss : {"bce", "bpr", "sampled-softmax", "gbce", "ce"}, default "bce"
+        See :mod:`recneg.losses`; ``"ce"`` is the full softmax and takes no sampler.
+    num_negatives : int, default 1
+        Negatives per sequence (shared) or per position (``per_position=True``).
+    per_position : bool, default False
+        Draw separate negatives for every position instead of one set per sequence
+        (the large-scale study shares them, which is far cheaper).
+    logq : bool, default False
+        Subtract the sampler's ``log q`` from the negatives' logits (only with
+        ``loss="sampled-softmax"``, Yi et al. RecSys'19).
+    gbce_t : float, default 0.75
+        Calibration ``t`` of gBCE.
+    patience : int or None, default 5
+        Stop after this many validations without improving ``valid_metric``; ``None``
+        trains all ``epochs``. The best checkpoint is restored either way.
+    eval_every : int, default 1
+        Validate every this many epochs (and after the last one).
+    valid_metric : str, default "ndcg@10"
+        Metric of :func:`recneg.evaluation.evaluate` used for early stopping.
+    ks : tuple of int, default (10,)
+        Cut-offs reported for validation and test.
+    max_train_seconds : float or None, default None
+        Wall-clock budget for training (validation included); training stops at the
+        first batch past it.
+    eval_batch_size : int, default 256
+    sort_by_length : bool, default True
+        Batch sequences of similar length together (in random batch order), so that
+        trimming each batch to its longest sequence skips most padding.
+    device : str, torch.device or None
+        ``None`` picks CUDA when available, else CPU.
+    seed : int, default 0
+        Seeds torch and numpy, the batch order and the sampler's draws.
+    progress : bool, default True
+        Show a tqdm bar over epochs.
+
+    Examples
+    --------
+    >>> TrainConfig(epochs=3, loss="sampled-softmax", logq=True).loss
+    'sampled-softmax'
+    >>> TrainConfig(epochs=-1)
+    Traceback (most recent call last):
+    ...
+    recneg._errors.RecnegError: epochs must be positive, got -1; pass an integer >= 1
+    """
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "bce"
+    num_negatives: int = 1
+    per_position: bool = False
+    logq: bool = False
+    gbce_t: float = 0.75
+    patience: int | None = 5
+    eval_every: int = 1
+    valid_metric: str = "ndcg@10"
+    ks: tuple = (10,)
+    max_train_seconds: float | None = None
+    eval_batch_size: int = 256
+    sort_by_length: bool = True
+    device: Any = None
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.epochs = check_positive_int("epochs", self.epochs)
+        self.batch_size = check_positive_int("batch_size", self.batch_size)
+        self.lr = _number("lr", self.lr, low=0.0, low_open=True)
+        self.weight_decay = _number("weight_decay", self.weight_decay, low=0.0, low_open=False)
+        if self.loss not in LOSSES:
+            raise RecnegError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        self.num_negatives = check_positive_int("num_negatives", self.num_negatives)
+        self.per_position = bool(self.per_position)
+        self.logq = bool(self.logq)
+        if self.logq and self.loss != "sampled-softmax":
+            raise RecnegError(
+                f"logq=True corrects a sampled softmax; use loss='sampled-softmax' (got {self.loss!r}) "
+                "or logq=False"
+            )
+        self.gbce_t = check_probability("gbce_t", self.gbce_t)
+        if self.patience is not None:
+            self.patience = check_positive_int("patience", self.patience)
+        self.eval_every = check_positive_int("eval_every", self.eval_every)
+        if isinstance(self.ks, (int, np.integer)):
+            self.ks = (self.ks,)
+        self.ks = tuple(sorted({check_positive_int("ks", k) for k in self.ks}))
+        if not self.ks:
+            raise RecnegError("ks is empty; pass at least one cut-off, e.g. ks=(10,)")
+        name, _, cutoff = str(self.valid_metric).partition("@")
+        if name not in ("hr", "ndcg", "mrr") or (name != "mrr" and not cutoff.isdigit()):
+            raise RecnegError(
+                f"valid_metric must be 'ndcg@K', 'hr@K' or 'mrr', got {self.valid_metric!r}"
+            )
+        if cutoff:
+            self.ks = tuple(sorted(set(self.ks) | {check_positive_int("valid_metric K", int(cutoff))}))
+        if self.max_train_seconds is not None:
+            self.max_train_seconds = _number("max_train_seconds", self.max_train_seconds, low=0.0, low_open=True)
+        self.eval_batch_size = check_positive_int("eval_batch_size", self.eval_batch_size)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise RecnegError(f"seed must be an integer, got {self.seed!r}")
+        self.seed = int(self.seed)
+        if self.device is not None:
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise RecnegError(f"device must be e.g. 'cpu' or 'cuda', got {self.device!r}") from None
+
+    def resolved_device(self) -> torch.device:
+        if self.device is None:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The trained model with the best validation checkpoint restored.
+    history : pandas.DataFrame
+        One row per epoch: ``epoch``, ``train_loss``, ``seconds`` (training time of the
+        epoch), ``eval_seconds``, ``elapsed_seconds`` (wall time since ``fit`` began,
+        validation included), ``negatives_per_s`` (negatives scored per training
+        second; for ``"ce"`` every other item counts), and ``valid_<metric>`` columns
+        on validated epochs (NaN elsewhere).
+    best_epoch : int
+        Epoch of the restored checkpoint.
+    valid : dict
+        Validation metrics of the best checkpoint.
+    test : dict
+        :func:`~recneg.evaluation.evaluate` on ``split.test`` with the best checkpoint.
+    stop_reason : str
+        ``"epochs"``, ``"patience"`` or ``"time budget"``.
+    train_seconds : float
+        Wall time of the whole ``fit`` before the test evaluation.
+    config : TrainConfig
+    """
+
+    model: torch.nn.Module
+    history: pd.DataFrame
+    best_epoch: int
+    valid: dict
+    test: dict
+    stop_reason: str
+    train_seconds: float
+    config: TrainConfig = field(repr=False)
+
+
+def sequence_matrix(train: Interactions, maxlen: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The padded next-item training matrix of a sequential model.
+
+    Each user with at least two training interactions gives one row: the last
+    ``maxlen + 1`` items of the time-ordered sequence, input ``seq[:-1]`` and targets
+    ``seq[1:]``, right-aligned (left-padded with 0).
+
+    Returns
+    -------
+    users : LongTensor (R,)
+    inputs, targets : LongTensor (R, maxlen)
+    lengths : LongTensor (R,)
+        Non-padding positions per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from recneg.data import Interactions
+    >>> log = Interactions(np.array([0, 0, 0, 1]), np.array([3, 1, 2, 2]), np.arange(4),
+    ...                    n_users=2, n_items=3)
+    >>> users, inputs, targets, lengths = sequence_matrix(log, maxlen=3)
+    >>> users.tolist(), inputs.tolist(), targets.tolist()
+    ([0], [[0, 3, 1]], [[0, 1, 2]])
+    """
+    maxlen = check_positive_int("maxlen", maxlen)
+    order = train.time_order()
+    items = train.items[order]
+    counts = np.bincount(train.users, minlength=train.n_users)
+    ends = np.cumsum(counts)
+    users = np.flatnonzero(counts >= 2)
+    lengths = np.minimum(counts[users], maxlen + 1) - 1
+    starts = ends[users] - lengths - 1
+    inputs = np.zeros((len(users), maxlen), dtype=np.int64)
+    targets = np.zeros((len(users), maxlen), dtype=np.int64)
+    rows, j = np.nonzero(np.arange(maxlen)[None, :] < lengths[:, None])
+    cols = maxlen - lengths[rows] + j
+    inputs[rows, cols] = items[starts[rows] + j]
+    targets[rows, cols] = items[starts[rows] + j + 1]
+    return (torch.from_numpy(users), torch.from_numpy(inputs), torch.from_numpy(targets),
+            torch.from_numpy(lengths))
+
+
+class Trainer:
+    """Fit a model with a negative sampler and a loss; early-stop on validation.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A recneg model (``SASRec``, ``BPRMF``) or any module with ``forward``,
+        ``score_items``, ``item_scores``, ``scorer_from_hidden``, ``score_all`` and
+        ``maxlen``.
+    sampler : NegativeSampler or None
+        Fitted on ``split.train`` by :meth:`fit` (unless it already is). ``None`` only
+        with ``loss="ce"``.
+    config : TrainConfig, optional
+
+    Examples
+    --------
+    >>> from recneg.data import SyntheticWorld, leave_one_out
+    >>> from recneg.models import SASRec
+    >>> split = leave_one_out(SyntheticWorld(n_users=60, n_items=40, random_state=0).generate())
+    >>> model = SASRec(split.n_items, hidden=16, maxlen=20, random_state=0)
+    >>> result = Trainer(model, None, TrainConfig(epochs=2, loss="ce", progress=False)).fit(split)
+    >>> list(result.history.epoch), "ndcg@10" in result.test
+    ([1, 2], True)
+    """
+
+    def __init__(self, model: torch.nn.Module, sampler: NegativeSampler | None, config: TrainConfig | None = None) -> None:
+        config = TrainConfig() if config is None else config
+        if not isinstance(config, TrainConfig):
+            raise RecnegError(f"config must be a TrainConfig, got {type(config).__name__}")
+        for method in ("forward", "score_items", "item_scores", "scorer_from_hidden", "score_all"):
+            if not callable(getattr(model, method, None)):
+                raise RecnegError(
+                    f"model {type(model).__name__} has no {method}() method; train SASRec or "
+                    "BPRMF (MostPopular needs no training: call .fit(split.train))"
+                )
+        if config.loss == "ce" and sampler is not None:
+            raise RecnegError("loss='ce' is the full softmax and samples nothing; pass sampler=None")
+        if config.loss != "ce" and sampler is None:
+            raise RecnegError(
+                f"loss={config.loss!r} needs a negative sampler; pass one (e.g. "
+                "make_sampler('uniform')) or use loss='ce'"
+            )
+        if sampler is not None and not isinstance(sampler, NegativeSampler):
+            raise RecnegError(f"sampler must be a NegativeSampler, got {type(sampler).__name__}")
+        self.model = model
+        self.sampler = sampler
+        self.config = config
+        self.sequential = getattr(model, "maxlen", None) is not None
+
+    # -- batches ---------------------------------------------------------------------------
+    def _prepare(self, split: Split) -> None:
+        train = split.train
+        if self.sequential:
+            users, inputs, targets, lengths = sequence_matrix(train, int(self.model.maxlen))
+            if len(users) == 0:
+                raise RecnegError("no user has two training interactions; a sequential model has nothing to learn")
+            self._data = (users, inputs, targets, lengths)
+        else:
+            if len(train) == 0:
+                raise RecnegError("the training split is empty")
+            self._data = (torch.as_tensor(train.users, dtype=torch.long),
+                          torch.as_tensor(train.items, dtype=torch.long))
+        self._n_examples = len(self._data[0])
+
+    def _batches(self, gen: torch.Generator) -> list[torch.Tensor]:
+        order = torch.randperm(self._n_examples, generator=gen)
+        size = self.config.batch_size
+        if self.sequential and self.config.sort_by_length:
+            # Sort within chunks of 50 batches, then shuffle the batches: similar lengths
+            # share a batch (little padding) while batch composition stays random.
+            lengths = self._data[3]
+            chunk = 50 * size
+            pieces = []
+            for start in range(0, len(order), chunk):
+                part = order[start : start + chunk]
+                part = part[torch.argsort(lengths[part], stable=True)]
+                pieces.extend(part.split(size))
+            shuffle = torch.randperm(len(pieces), generator=gen).tolist()
+            return [pieces[i] for i in shuffle]
+        return list(order.split(size))
+
+    # -- one batch ---------------------------------------------------------------------------
+    def _batch_loss(self, rows: torch.Tensor, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        cfg, model = self.config, self.model
+        if self.sequential:
+            users, inputs, targets, lengths = (t[rows] for t in self._data)
+            width = int(lengths.max())
+            inputs, targets = inputs[:, -width:], targets[:, -width:]
+            hidden = model(inputs.to(device))
+        else:
+            users, targets = (t[rows] for t in self._data)
+            hidden = model(users.to(device))
+        targets_dev = targets.to(device)
+        mask = targets_dev != 0
+        n_positions = int(mask.sum())
+        if cfg.loss == "ce":
+            logits = model.item_scores(hidden[mask])
+            return L.full_ce_loss(logits, targets_dev[mask]), n_positions * (model.n_items - 1)
+
+        scorer = model.scorer_from_hidden(hidden) if self.sampler.needs_scorer else None
+        sample = self.sampler.sample(users, targets, cfg.num_negatives, per_position=cfg.per_position,
+                                     scorer=scorer, generator=gen)
+        negatives = sample.items.to(device)
+        pos_logits = model.score_items(hidden, targets_dev[..., None])[..., 0]
+        neg_logits = model.score_items(hidden, negatives)
+        weights = None if sample.weights is None else sample.weights.to(device)
+        if cfg.loss == "bce":
+            loss = L.bce_loss(pos_logits, neg_logits, mask=mask, weights=weights)
+        elif cfg.loss == "bpr":
+            loss = L.bpr_loss(pos_logits, neg_logits, mask=mask, weights=weights)
+        elif cfg.loss == "gbce":
+            loss = L.gbce_loss(pos_logits, neg_logits, n_items=model.n_items, t=cfg.gbce_t,
+                               mask=mask, weights=weights)
+        else:
+            loss = L.sampled_softmax_loss(
+                pos_logits, neg_logits,
+                neg_log_prob=sample.log_prob.to(device) if cfg.logq else None,
+                accidental_hits=L.accidental_hits(negatives, targets_dev),
+                weights=weights, mask=mask,
+            )
+        return loss, n_positions * cfg.num_negatives
+
+    # -- validation ---------------------------------------------------------------------------
+    def _validate(self, split: Split) -> dict:
+        return evaluate(self.model, split.valid, split.train, ks=self.config.ks,
+                        batch_size=self.config.eval_batch_size)
+
+    # -- fit -------------------------------------------------------------------------------------
+    def fit(self, split: Split) -> TrainResult:
+        """Train on ``split.train``, early-stop on ``split.valid``, evaluate ``split.test``.
+
+        Returns
+        -------
+        TrainResult
+        """
+        if not isinstance(split, Split):
+            raise RecnegError(f"fit expects a Split (e.g. leave_one_out(log)), got {type(split).__name__}")
+        cfg, model = self.config, self.model
+        if getattr(model, "n_items", split.n_items) != split.n_items:
+            raise RecnegError(
+                f"the model has {model.n_items} items but the split {split.n_items}; build the "
+                "model with n_items=split.n_items"
+            )
+        if not self.sequential and getattr(model, "n_users", split.n_users) < split.n_users:
+            raise RecnegError(
+                f"the model has {model.n_users} users but the split {split.n_users}; build it "
+                "with n_users=split.n_users"
+            )
+        device = cfg.resolved_device()
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        if self.sampler is not None and getattr(self.sampler, "train_", None) is not split.train:
+            self.sampler.fit(split.train)
+        self._prepare(split)
+        model.to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
+                                     weight_decay=cfg.weight_decay)
+        has_valid = len(split.valid) > 0
+        metric = cfg.valid_metric
+        best_value, best_epoch, best_state, best_valid = -math.inf, 0, None, {}
+        stale, stop_reason, rows = 0, "epochs", []
+
+        def sync() -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+
+        began = time.perf_counter()
+        bar = tqdm(range(1, cfg.epochs + 1), desc="train", disable=not cfg.progress, leave=False)
+        for epoch in bar:
+            model.train()
+            epoch_start = time.perf_counter()
+            loss_sum, n_batches, n_negatives = 0.0, 0, 0
+            out_of_time = False
+            for rows_idx in self._batches(gen):
+                loss, negatives = self._batch_loss(rows_idx, device, gen)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += float(loss.detach())
+                n_batches += 1
+                n_negatives += negatives
+                if cfg.max_train_seconds is not None and time.perf_counter() - began > cfg.max_train_seconds:
+                    out_of_time = True
+                    break
+            sync()
+            seconds = time.perf_counter() - epoch_start
+            row = {"epoch": epoch, "train_loss": loss_sum / max(n_batches, 1), "seconds": seconds,
+                   "negatives_per_s": n_negatives / seconds if seconds > 0 else math.nan}
+            last = epoch == cfg.epochs or out_of_time
+            eval_start = time.perf_counter()
+            if has_valid and (epoch % cfg.eval_every == 0 or last):
+                valid = self._validate(split)
+                row.update({f"valid_{k}": float(v) for k, v in valid.items()
+                            if isinstance(v, (int, float)) and not k.startswith("n_rows")})
+                value = float(valid[metric])
+                if value > best_value:
+                    best_value, best_epoch, best_valid, stale = value, epoch, valid, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    stale += 1
+            elif not has_valid:
+                best_epoch, best_state = epoch, None
+            row["eval_seconds"] = time.perf_counter() - eval_start
+            row["elapsed_seconds"] = time.perf_counter() - began
+            rows.append(row)
+            if cfg.progress:
+                bar.set_postfix(loss=f"{row['train_loss']:.4f}",
+                                **({metric: f"{row[f'valid_{metric}']:.4f}"} if f"valid_{metric}" in row else {}))
+            if out_of_time:
+                stop_reason = "time budget"
+                break
+            if cfg.patience is not None and stale >= cfg.patience:
+                stop_reason = "patience"
+                break
+        bar.close()
+        train_seconds = time.perf_counter() - began
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        test = evaluate(model, split.test, split.train, ks=cfg.ks, batch_size=cfg.eval_batch_size) if len(split.test) else {}
+        columns = ["epoch", "train_loss", "seconds", "eval_seconds", "elapsed_seconds", "negatives_per_s"]
+        history = pd.DataFrame(rows)
+        history = history[columns + [c for c in history.columns if c not in columns]]
+        return TrainResult(model=model, history=history, best_epoch=best_epoch, valid=best_valid,
+                           test=test, stop_reason=stop_reason, train_seconds=train_seconds, config=cfg)
+
+    def __repr__(self) -> str:
+        return f"Trainer(model={type(self.model).__name__}, sampler={self.sampler!r}, config={asdict(self.config)})"

@@ -1,0 +1,297 @@
+"""Tests for recneg.training and recneg.experiment."""
+
+import numpy as np
+import pytest
+import torch
+
+from recneg import RecnegError
+from recneg.data import Interactions, SyntheticWorld, leave_one_out
+from recneg.evaluation import evaluate
+from recneg.experiment import RESULT_COLUMNS, compare_samplers, run_experiment
+from recneg.models import BPRMF, MostPopular, SASRec
+from recneg.samplers import NegativeSample, NegativeSampler, UniformSampler, make_sampler
+from recneg.samplers.base import output_shape
+from recneg.training import TrainConfig, Trainer, sequence_matrix
+
+
+class HardestOfPool(NegativeSampler):
+    """Scores a uniform pool with the scorer and keeps the top k (records what it saw)."""
+
+    family = "dynamic"
+    needs_scorer = True
+
+    def __init__(self, pool=6, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = pool
+        self.seen = []
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator):
+        shape = output_shape(positives, self.pool, per_position)
+        pool = torch.randint(1, self.n_items_ + 1, shape, generator=generator)
+        scores = scorer(pool)
+        self.seen.append((tuple(positives.shape), tuple(pool.shape), tuple(scores.shape), scores.requires_grad))
+        if not per_position and positives.dim() == 2:
+            scores = scores.max(dim=1).values  # (B, P): hardest over positions
+        top = scores.topk(k, dim=-1).indices
+        items = pool.gather(-1, top)
+        return NegativeSample(items, torch.zeros(items.shape))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # These models are tiny: one intra-op thread is fastest, and it keeps the timings
+    # stable on a machine whose cores are shared.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    return leave_one_out(SyntheticWorld(n_users=150, n_items=60, random_state=1).generate())
+
+
+@pytest.fixture(scope="module")
+def world_split():
+    return leave_one_out(SyntheticWorld(n_users=300, n_items=100, random_state=0).generate())
+
+
+def quiet(**kwargs):
+    kwargs.setdefault("progress", False)
+    kwargs.setdefault("device", "cpu")
+    return TrainConfig(**kwargs)
+
+
+# -- configuration -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": -1}, "epochs must be positive, got -1"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0}, "lr must be a finite number > 0"),
+        ({"lr": float("nan")}, "lr"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"num_negatives": 0}, "num_negatives"),
+        ({"logq": True, "loss": "bce"}, "logq=True"),
+        ({"gbce_t": 1.5}, "gbce_t"),
+        ({"patience": 0}, "patience"),
+        ({"eval_every": 0}, "eval_every"),
+        ({"valid_metric": "auc"}, "valid_metric"),
+        ({"max_train_seconds": -5}, "max_train_seconds"),
+        ({"seed": 1.5}, "seed"),
+        ({"device": "warp-drive"}, "device"),
+    ],
+)
+def test_config_rejects_bad_values(kwargs, message):
+    with pytest.raises(RecnegError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_config_adds_the_validation_cutoff_to_ks():
+    assert TrainConfig(ks=(5,), valid_metric="hr@20").ks == (5, 20)
+    assert TrainConfig(valid_metric="mrr", ks=3).ks == (3,)
+
+
+def test_maxlen_zero_is_rejected():
+    with pytest.raises(RecnegError, match="maxlen must be positive, got 0"):
+        SASRec(n_items=10, maxlen=0)
+    log = Interactions(np.array([0, 0]), np.array([1, 2]), np.arange(2), n_users=1, n_items=2)
+    with pytest.raises(RecnegError, match="maxlen"):
+        sequence_matrix(log, 0)
+
+
+# -- training data -------------------------------------------------------------------------------
+def test_sequence_matrix_is_time_ordered_truncated_and_right_aligned():
+    log = Interactions(
+        users=np.array([1, 0, 0, 0, 0, 0, 2, 2]),
+        items=np.array([9, 5, 1, 4, 2, 3, 7, 8]),
+        timestamps=np.array([0, 50, 10, 40, 20, 30, 1, 2]),
+        n_users=3, n_items=9,
+    )
+    users, inputs, targets, lengths = sequence_matrix(log, maxlen=3)
+    # User 0's sequence by time is 1, 2, 3, 4, 5: the last maxlen + 1 = 4 items are 2..5.
+    # User 1 has one interaction and no (input, target) pair.
+    assert users.tolist() == [0, 2]
+    assert inputs.tolist() == [[2, 3, 4], [0, 0, 7]]
+    assert targets.tolist() == [[3, 4, 5], [0, 0, 8]]
+    assert lengths.tolist() == [3, 1]
+
+
+# -- trainer contract -----------------------------------------------------------------------------
+def test_trainer_rejects_inconsistent_arguments(small_split):
+    model = SASRec(small_split.n_items, hidden=8, maxlen=5)
+    with pytest.raises(RecnegError, match="pass sampler=None"):
+        Trainer(model, UniformSampler(), quiet(loss="ce"))
+    with pytest.raises(RecnegError, match="needs a negative sampler"):
+        Trainer(model, None, quiet(loss="bce"))
+    with pytest.raises(RecnegError, match="score_items"):
+        Trainer(MostPopular(), None, quiet(loss="ce"))
+    wrong = SASRec(small_split.n_items + 1, hidden=8, maxlen=5)
+    with pytest.raises(RecnegError, match="n_items=split.n_items"):
+        Trainer(wrong, None, quiet(loss="ce", epochs=1)).fit(small_split)
+    with pytest.raises(RecnegError, match="Split"):
+        Trainer(model, None, quiet(loss="ce", epochs=1)).fit(small_split.train)
+
+
+@pytest.mark.parametrize(
+    "loss, per_position",
+    [(loss, per_position) for loss in ("bce", "bpr", "sampled-softmax", "gbce") for per_position in (False, True)]
+    + [("ce", False)],
+)
+def test_every_loss_trains_a_sequential_model(small_split, loss, per_position):
+    model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
+    before = model.item_embedding.weight.detach().clone()
+    sampler = None if loss == "ce" else UniformSampler(random_state=0)
+    cfg = quiet(epochs=1, loss=loss, num_negatives=3, per_position=per_position,
+                logq=loss == "sampled-softmax")
+    result = Trainer(model, sampler, cfg).fit(small_split)
+    history = result.history
+    assert list(history.columns[:6]) == ["epoch", "train_loss", "seconds", "eval_seconds",
+                                         "elapsed_seconds", "negatives_per_s"]
+    assert np.isfinite(history.train_loss).all() and (history.negatives_per_s > 0).all()
+    assert "valid_ndcg@10" in history and 0 <= result.test["ndcg@10"] <= 1
+    assert not torch.equal(before, model.item_embedding.weight.detach())
+
+
+@pytest.mark.parametrize("name", ["popularity", "in-batch", "mixed", "adaptive", "adaptive-mixed"])
+def test_registered_samplers_train_sasrec(small_split, name):
+    model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
+    sampler = make_sampler(name, random_state=0)
+    result = Trainer(model, sampler, quiet(epochs=1, num_negatives=4, batch_size=64)).fit(small_split)
+    assert np.isfinite(result.history.train_loss).all() and 0 <= result.test["ndcg@10"] <= 1
+
+
+def test_dynamic_sampler_gets_a_no_grad_scorer_of_the_batch(small_split):
+    for per_position in (False, True):
+        sampler = HardestOfPool(pool=6, random_state=0)
+        model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
+        Trainer(model, sampler, quiet(epochs=1, num_negatives=2, per_position=per_position,
+                                      batch_size=64)).fit(small_split)
+        assert sampler.seen
+        for positives, pool, scores, requires_grad in sampler.seen:
+            batch, width = positives
+            assert pool == ((batch, width, 6) if per_position else (batch, 6))
+            assert scores == (batch, width, 6) and not requires_grad
+
+
+def test_dynamic_sampler_with_mf_scores_users(small_split):
+    sampler = HardestOfPool(pool=5, random_state=0)
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=8, random_state=0)
+    Trainer(model, sampler, quiet(epochs=1, loss="bpr", batch_size=512)).fit(small_split)
+    assert all(scores == pool and len(pool) == 2 and not grad for _, pool, scores, grad in sampler.seen)
+
+
+def test_training_is_reproducible_from_the_seed(small_split):
+    def losses(seed):
+        model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
+        cfg = quiet(epochs=2, num_negatives=2, seed=seed)
+        return Trainer(model, UniformSampler(random_state=123), cfg).fit(small_split).history.train_loss.tolist()
+
+    assert losses(0) == losses(0)
+    assert losses(0) != losses(1)
+
+
+def test_time_budget_stops_training(small_split):
+    model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
+    result = Trainer(model, None, quiet(epochs=50, loss="ce", max_train_seconds=1e-6, batch_size=16)).fit(small_split)
+    assert result.stop_reason == "time budget" and len(result.history) == 1
+
+
+# -- quality and early stopping ---------------------------------------------------------------------
+def test_sasrec_beats_most_popular_on_a_sequential_world(world_split):
+    split = world_split
+    popular = MostPopular(split.train)
+    model = SASRec(split.n_items, hidden=32, maxlen=25, dropout=0.1, random_state=0)
+    cfg = quiet(epochs=15, batch_size=64, loss="sampled-softmax", num_negatives=16, lr=5e-3,
+                patience=None)
+    result = Trainer(model, UniformSampler(random_state=0), cfg).fit(split)
+    for part, trained in (("valid", result.valid), ("test", result.test)):
+        baseline = evaluate(popular, getattr(split, part), split.train)["ndcg@10"]
+        # About 0.21 for most-popular; SASRec reaches about 0.35 at this seed.
+        assert trained["ndcg@10"] > baseline + 0.05, (part, trained["ndcg@10"], baseline)
+
+
+def test_bpr_mf_learns_beyond_its_initialisation(small_split):
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=16, random_state=0)
+    start = evaluate(model, small_split.valid, small_split.train)["ndcg@10"]
+    cfg = quiet(epochs=10, loss="bpr", batch_size=256, num_negatives=4, lr=1e-2, patience=None)
+    result = Trainer(model, UniformSampler(random_state=0), cfg).fit(small_split)
+    assert result.valid["ndcg@10"] > start + 0.1
+
+
+def test_early_stopping_restores_the_best_checkpoint(small_split):
+    model = SASRec(small_split.n_items, hidden=16, maxlen=15, dropout=0.0, random_state=0)
+    cfg = quiet(epochs=25, batch_size=32, num_negatives=2, lr=3e-2, patience=3)
+    result = Trainer(model, UniformSampler(random_state=0), cfg).fit(small_split)
+    history = result.history
+    assert result.stop_reason == "patience"
+    best_row = history["valid_ndcg@10"].idxmax()
+    assert result.best_epoch == history.epoch[best_row] < history.epoch.iloc[-1]
+    assert len(history) == result.best_epoch + 3
+    restored = evaluate(result.model, small_split.valid, small_split.train)
+    assert restored["ndcg@10"] == pytest.approx(history["valid_ndcg@10"].max(), abs=1e-12)
+    assert result.valid["ndcg@10"] == pytest.approx(restored["ndcg@10"], abs=1e-12)
+
+
+# -- experiments ------------------------------------------------------------------------------------
+def test_run_experiment_returns_tidy_rows(small_split):
+    table = run_experiment(small_split, model="sasrec", sampler=UniformSampler(random_state=0),
+                           loss="bce", seeds=(0, 1), epochs=1, num_negatives=2,
+                           model_params={"hidden": 8, "maxlen": 10})
+    assert list(table.columns) == RESULT_COLUMNS
+    assert set(table.seed) == {0, 1} and set(table.protocol) == {"full"}
+    ndcg = table[table.metric == "ndcg@10"]
+    assert len(ndcg) == 2 and ndcg.value.between(0, 1).all()
+    assert (ndcg.dataset == "synthetic").all() and (ndcg.split == "leave-one-out").all()
+    assert (ndcg.sampler == "uniform").all() and (ndcg.epochs == 1).all()
+
+
+def test_run_experiment_most_popular_and_sampled_protocol(small_split):
+    table = run_experiment(small_split, model="most-popular", protocol="sampled", n_sampled=20)
+    row = table.set_index("metric").loc["hr@10"]
+    assert row.protocol == "sampled-uniform-20" and row.loss == "none" and row.epochs == 0
+    full = run_experiment(small_split, model="most-popular").set_index("metric").loc["hr@10"]
+    assert row.value > full.value  # ranking against 20 negatives is easier than against all
+
+
+def test_run_experiment_rejects_bad_options(small_split):
+    with pytest.raises(RecnegError, match="unknown training option"):
+        run_experiment(small_split, epochz=3)
+    with pytest.raises(RecnegError, match="model must be one of"):
+        run_experiment(small_split, model="gru4rec")
+    with pytest.raises(RecnegError, match="seeds is empty"):
+        run_experiment(small_split, seeds=())
+    with pytest.raises(RecnegError, match="bad model parameters"):
+        run_experiment(small_split, model="sasrec", sampler=None, loss="ce", model_params={"width": 3})
+
+
+def test_compare_samplers_stacks_named_runs(small_split):
+    table = compare_samplers(
+        small_split,
+        ["uniform", {"name": "popularity", "alpha": 0.5, "label": "pop-0.5"}, {"name": "adaptive"}],
+        seeds=(3,), model="bpr-mf", loss="bpr", epochs=1, model_params={"dim": 8},
+    )
+    ndcg = table[table.metric == "ndcg@10"].set_index("sampler")
+    assert sorted(ndcg.index) == ["adaptive", "pop-0.5", "uniform"]
+    assert ndcg.loc["pop-0.5", "sampler_params"] == '{"alpha": 0.5}'
+    assert (ndcg.seed == 3).all() and (ndcg.model == "bpr-mf").all()
+
+
+def test_run_experiment_with_sampler_names_and_full_softmax(small_split):
+    named = run_experiment(small_split, sampler="popularity", sampler_params={"alpha": 0.75},
+                           epochs=1, model_params={"hidden": 8, "maxlen": 10})
+    assert set(named.sampler) == {"popularity"}
+    ce = run_experiment(small_split, sampler=None, loss="ce", epochs=1, model_params={"hidden": 8, "maxlen": 10})
+    assert set(ce.sampler) == {"none"} and set(ce.loss) == {"ce"}
+    with pytest.raises(RecnegError, match="unknown sampler"):
+        run_experiment(small_split, sampler="telepathic", epochs=1)
+
+
+def test_compare_samplers_rejects_specs_without_name(small_split):
+    with pytest.raises(RecnegError, match="has no 'name'"):
+        compare_samplers(small_split, [{"alpha": 0.5}])
+    with pytest.raises(RecnegError, match="samplers is empty"):
+        compare_samplers(small_split, [])
