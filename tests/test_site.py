@@ -218,8 +218,11 @@ def test_search_finds_popularity(site, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     load(browser, f"{site}/search.html?q=popularity")
-    WebDriverWait(browser, 30).until(
-        lambda d: d.find_elements("css selector", "#search-results ul.search li"))
+    # Sphinx appends the results one by one (a timeout each) and only then reports
+    # "Search finished, found N page(s)"; reading the list earlier sees a partial one.
+    WebDriverWait(browser, 60).until(lambda d: "Search finished" in d.execute_script(
+        "const s = document.querySelector('#search-results .search-summary');"
+        "return s ? s.innerText : '';"))
     results = browser.find_elements("css selector", "#search-results ul.search li a")
     pages = {urlparse(a.get_attribute("href")).path for a in results}
     assert any(path.endswith("book/preface.html") for path in pages), pages
