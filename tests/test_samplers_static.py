@@ -253,6 +253,25 @@ def test_uniform_with_exclusion_is_the_conditional_distribution(train, per_posit
         assert torch.allclose(neg.log_prob[row], torch.full_like(neg.log_prob[row], -math.log(12 - len(seen))))
 
 
+@pytest.mark.parametrize("table", [True, False])
+def test_uniform_table_and_rejection_routes_agree(train, table, monkeypatch):
+    # The per-user table of allowed items (multiply-shift draws) and the rejection route
+    # used when the table would be too large must sample the same distribution.
+    import recneg.samplers.static as static
+
+    if not table:
+        monkeypatch.setattr(static, "ALLOWED_TABLE_BYTES", 0)
+    sampler = UniformSampler(random_state=5).fit(train)
+    assert (sampler.allowed_ is not None) is table
+    users = torch.arange(4)
+    neg = sampler.sample(users, torch.tensor([1, 1, 1, 1]), 6_000)
+    for user in range(4):
+        seen = set(train.items[train.users == user].tolist())
+        probs = torch.tensor([0.0] + [0.0 if i in seen else 1.0 for i in range(1, 13)], dtype=torch.float64)
+        assert chisquare_p(neg.items[user], probs) > P_THRESHOLD
+        assert torch.allclose(neg.log_prob[user], torch.full((6_000,), -math.log(12 - len(seen))))
+
+
 def test_heavy_user_goes_through_the_exact_fallback_unbiased():
     # 2 allowed of 20 items: after 8 rounds ~39% of entries are still rejected and are
     # drawn from the dense complement; the result must still be uniform on {19, 20}.

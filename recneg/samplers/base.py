@@ -244,7 +244,7 @@ MAX_REJECTION_ROUNDS = 8
 #: Later rounds draw up to this many candidates per rejected entry, about
 #: CANDIDATE_BUDGET candidates per round in all.
 MAX_CANDIDATES = 64
-CANDIDATE_BUDGET = 4096
+CANDIDATE_BUDGET = 1 << 15
 #: Rows whose proposal is allowed less often than this (and than their number of
 #: draws over the catalogue size) are drawn exactly at once.
 MIN_ACCEPTANCE = 0.5
@@ -295,9 +295,11 @@ class ExclusionIndex:
         if self.mode == "keys":
             return self.source.contains(users, items) | (items == 0)
         offset = (users * self.row).reshape(users.shape + (1,) * (items.dim() - users.dim()))
+        # index_select on the flat table is several times faster than advanced indexing
+        # with a multi-dimensional index tensor; this lookup is a sampler's hot path.
         if self.mode == "dense":
-            return self.table[offset + items]
-        byte = self.table[offset + (items >> 3)]
+            return self.table.index_select(0, (offset + items).reshape(-1)).reshape(items.shape)
+        byte = self.table.index_select(0, (offset + (items >> 3)).reshape(-1)).reshape(items.shape)
         return ((byte >> (items & 7).to(torch.uint8)) & 1).bool()
 
     def rows(self, users: torch.Tensor) -> torch.Tensor:
@@ -338,9 +340,12 @@ def extra_targets(sampler: NegativeSampler, users: torch.Tensor, positives: torc
     pos = positives.reshape(positives.shape[0], -1)
     if not sampler.exclude_positives or pos.numel() == 0:
         return pos.new_zeros((pos.shape[0], 0))
-    extra = torch.where((pos > 0) & ~contains_positive(sampler, users, pos), pos, 0)
-    if not bool(extra.any()):
+    # The index holds padding (item 0) for every user, so "not in it" means a real item
+    # that is not one of the user's training items.
+    outside = ~_exclusion_index(sampler)(users, pos)
+    if int(outside.sum()) == 0:  # the usual case in training; sum is cheaper than any()
         return pos.new_zeros((pos.shape[0], 0))
+    extra = torch.where(outside, pos, 0)
     extra = extra.sort(dim=1, descending=True).values
     extra[:, 1:][extra[:, 1:] == extra[:, :-1]] = 0  # duplicates inside a row
     extra = extra.sort(dim=1, descending=True).values
@@ -470,11 +475,11 @@ def draw_excluding(
         per_entry = max(1, min(MAX_CANDIDATES, CANDIDATE_BUDGET // len(pending)))
         cand = draw(len(pending) * per_entry).reshape(len(pending), per_entry)
         rows = pending // per_row
-        allowed = ~_excluded_at(sampler, users[rows], extra[rows].unsqueeze(1), cand)
-        found = allowed.any(1)
-        first = allowed.to(torch.uint8).argmax(1, keepdim=True)
-        items[pending[found]] = cand.gather(1, first).squeeze(1)[found]
-        pending = pending[~found]
+        allowed = ~_excluded_at(sampler, users.index_select(0, rows), extra.index_select(0, rows).unsqueeze(1), cand)
+        found, first = allowed.max(1, keepdim=True)  # the first allowed candidate, if any
+        chosen = torch.where(found, cand.gather(1, first), items.index_select(0, pending).unsqueeze(1))
+        items.index_copy_(0, pending, chosen.squeeze(1))
+        pending = pending[~found.squeeze(1)]
     if exact is not None:
         pending = torch.cat([pending, exact])
     empty = torch.zeros(shape[0], dtype=torch.bool)
