@@ -136,8 +136,16 @@ def _batch_scorer(scorer, train: Interactions, users: torch.Tensor) -> Scorer | 
     if scorer is None:
         return None
     if hasattr(scorer, "scorer") and hasattr(scorer, "score_all"):
-        maxlen = getattr(scorer, "maxlen", None) or _DEFAULT_HISTORY
-        return scorer.scorer(users, _padded_histories(train, users, int(maxlen)))
+        maxlen = getattr(scorer, "maxlen", None)
+        histories = _padded_histories(train, users, int(maxlen or _DEFAULT_HISTORY))
+        if maxlen is not None and hasattr(scorer, "scorer_from_hidden"):
+            # A sequential model scores every position; the diagnostics draw one positive
+            # per user, so score with the state after the whole history (the next-item
+            # prediction): candidates (B, P) -> scores (B, P).
+            with torch.no_grad():
+                hidden = scorer(histories)[:, -1]
+            return scorer.scorer_from_hidden(hidden)
+        return scorer.scorer(users, histories)
     if callable(scorer):
         return scorer(users)
     raise RecnegError(

@@ -347,3 +347,29 @@ def test_real_static_samplers_if_available(world_and_log):
     pop = false_negative_rate(static.PopularitySampler(alpha=1.0, random_state=0),
                               world, log, num_negatives=20, n_rounds=5)
     assert pop["rate"] > uni["rate"]
+
+
+def test_sequential_model_scorer_scores_the_next_item_per_user(tiny):
+    # One positive per user: a SASRec scorer must give (B, P) scores from the state after
+    # the whole history, so samplers that need 1-D-positive scores (DNS, debiased
+    # weighting) work with a sequential model.
+    from recneg.models import SASRec
+    from recneg.samplers import DebiasedWeightingSampler, DNSSampler
+
+    world, log = tiny
+    model = SASRec(n_items=log.n_items, hidden=8, n_blocks=1, n_heads=1, maxlen=6).eval()
+    for sampler in (DNSSampler(n_candidates=4, random_state=0),
+                    DebiasedWeightingSampler(random_state=0)):
+        result = false_negative_rate(sampler, world, log, num_negatives=3, n_rounds=1,
+                                     batch_size=8, scorer=model)
+        assert 0.0 <= result["rate"] <= 1.0
+    users = torch.arange(4)
+    histories = _padded_histories(log, users, 6)
+    from recneg.diagnostics import _batch_scorer
+    candidates = torch.randint(1, log.n_items + 1, (4, 5))
+    scores = _batch_scorer(model, log, users)(candidates)
+    assert scores.shape == (4, 5)
+    with torch.no_grad():
+        last = model(histories)[:, -1]
+        expected = (model.item_embedding(candidates) * last[:, None, :]).sum(-1)
+    assert torch.allclose(scores, expected, atol=1e-5)

@@ -105,6 +105,10 @@ def test_runs_at_smoke_scale_with_deterministic_outputs(path, tmp_path):
     executed = tmp_path / path.name
     run = run_notebooks.run_notebook(path, executed, scale="smoke", timeout=600)
     assert run["status"] == "ok", f"{path.name} failed at smoke scale: {run['error']}"
+    cells = code_cells(read(executed))
+    if any(re.search(r"\b(plt|sns)\.|\.plot\(|plot_\w+\(", c.source) for c in cells):
+        images = sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+        assert images, f"{path.name} draws figures but its executed copy holds none (MPLBACKEND leaking?)"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
          "--rootdir", str(tmp_path), str(executed)],

@@ -173,6 +173,30 @@ def test_page_loads_cleanly(site, browser, page):
     assert not errors, f"{page}: console errors: {errors}"
 
 
+def _draws_figures(page: str) -> bool:
+    """Whether the page's notebook has code that draws a matplotlib/seaborn figure."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
+    return any(re.search(r"\b(plt|sns)\.|\.plot\(|plot_\w+\(", cell.source)
+               for cell in notebook.cells if cell.cell_type == "code")
+
+
+FIGURE_PAGES = [p for p in NOTEBOOK_PAGES if _draws_figures(p)]
+
+
+@pytest.mark.skipif(not FIGURE_PAGES, reason="no notebook draws a figure")
+@pytest.mark.parametrize("page", FIGURE_PAGES)
+def test_notebook_figures_are_on_the_page(site, browser, page):
+    # A kernel running with MPLBACKEND=Agg draws off-screen: the page would build, with
+    # no figure and no error. Every chapter that plots must show a loaded output image.
+    load(browser, f"{site}/{page}.html")
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.cell_output img'))"
+        ".filter(i => i.complete && i.naturalWidth > 100).length")
+    assert shown >= 1, f"{page}: its notebook draws figures but the page shows none"
+
+
 def test_math_is_served_locally(site, browser):
     load(browser, f"{site}/{PAGES[0]}.html")
     sources = browser.execute_script(

@@ -61,6 +61,7 @@ def run_jupyter_book(*, student: bool = False, log: Path | None = None) -> float
     command = jupyter_book_command() + ["build", ".", "-n", "-W", "--keep-going"]
     env = dict(os.environ)
     env.pop("RECNEG_HIDE_SOLUTIONS", None)
+    env.pop("MPLBACKEND", None)  # notebooks executed by the build must draw inline figures
     if student:
         command += ["--path-output", str(STUDENT_OUTPUT.relative_to(ROOT))]
         env["RECNEG_HIDE_SOLUTIONS"] = "1"

@@ -111,6 +111,10 @@ def run_notebook(path: Path, output: Path, *, scale: str = "smoke", timeout: int
     if params:
         command += ["-f", params_file]
     env = dict(os.environ, RECNEG_NOTEBOOK_SCALE=scale, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    # A kernel that inherits MPLBACKEND=Agg (CI sets it for headless scripts) draws its
+    # figures off-screen and the executed notebook, hence the book, has none: let
+    # ipykernel choose its inline backend.
+    env.pop("MPLBACKEND", None)
     start = time.perf_counter()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

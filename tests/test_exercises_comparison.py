@@ -1,0 +1,126 @@
+"""The checks of the comparison chapter: reference answers pass, typical mistakes get a
+message that names them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recneg.exercises import ExerciseCheckFailed
+from recneg.exercises import comparison as ex
+
+
+def fails_with(check, answer, *fragments):
+    with pytest.raises(ExerciseCheckFailed) as info:
+        check(answer)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+# -- the Pareto front ------------------------------------------------------------------------
+def dominated_by_any(frame, strict=True):
+    data = frame[["ndcg@10", "negatives_per_s"]].dropna()
+    keep = []
+    for name, row in data.iterrows():
+        others = data.drop(index=name)
+        at_least = (others["ndcg@10"] >= row["ndcg@10"]) & (others["negatives_per_s"] >= row["negatives_per_s"])
+        better = (others["ndcg@10"] > row["ndcg@10"]) | (others["negatives_per_s"] > row["negatives_per_s"])
+        if not (at_least & better if strict else at_least).any():
+            keep.append(name)
+    return keep
+
+
+def test_pareto_front_accepts_the_reference():
+    ex.check_pareto_front(lambda frame: sorted(dominated_by_any(frame)))
+
+
+def test_pareto_front_rejects_ties_dropped():
+    # ">=" on both columns without a strict part: identical rows knock each other out.
+    fails_with(ex.check_pareto_front, lambda frame: sorted(dominated_by_any(frame, strict=False)),
+               "misses", "tie")
+
+
+def test_pareto_front_rejects_rows_with_missing_values():
+    def keeps_nan(frame):
+        front = dominated_by_any(frame)
+        return sorted(front + [n for n in frame.index if frame.loc[n].isna().any()])
+    fails_with(ex.check_pareto_front, keeps_nan, "lack a value", "dropna")
+
+
+def test_pareto_front_rejects_the_most_accurate_row_only():
+    fails_with(ex.check_pareto_front, lambda frame: [frame.dropna()["ndcg@10"].idxmax()], "misses")
+
+
+def test_pareto_front_rejects_a_dominated_row():
+    fails_with(ex.check_pareto_front, lambda frame: sorted(dominated_by_any(frame) + ["popularity"])
+               if "popularity" in frame.index else sorted(dominated_by_any(frame)),
+               "'popularity'", "at least as accurate")
+
+
+def test_pareto_front_rejects_unsorted_and_non_lists():
+    fails_with(ex.check_pareto_front, lambda frame: sorted(dominated_by_any(frame), reverse=True), "sorted")
+    fails_with(ex.check_pareto_front, lambda frame: "uniform", "single string")
+    fails_with(ex.check_pareto_front, lambda frame: None, "None")
+
+
+# -- best within a budget ------------------------------------------------------------------------
+def best(frame, min_ratio):
+    threshold = min_ratio * frame.loc["uniform", "negatives_per_s"]
+    eligible = frame[frame["negatives_per_s"] >= threshold].dropna(subset=["ndcg@10"])
+    return eligible["ndcg@10"].idxmax()
+
+
+def test_best_within_budget_accepts_the_reference():
+    ex.check_best_within_budget(best)
+
+
+def test_best_within_budget_rejects_an_absolute_threshold():
+    def absolute(frame, min_ratio):
+        eligible = frame[frame["negatives_per_s"] >= min_ratio].dropna(subset=["ndcg@10"])
+        return eligible["ndcg@10"].idxmax()
+    fails_with(ex.check_best_within_budget, absolute, "below the budget", "times uniform")
+
+
+def test_best_within_budget_rejects_rows_without_speed():
+    def ignores_nan(frame, min_ratio):
+        threshold = min_ratio * frame.loc["uniform", "negatives_per_s"]
+        eligible = frame[~(frame["negatives_per_s"] < threshold)].dropna(subset=["ndcg@10"])
+        return eligible["ndcg@10"].idxmax()
+    fails_with(ex.check_best_within_budget, ignores_nan, "full softmax", "NaN")
+
+
+def test_best_within_budget_rejects_the_fastest_row():
+    def fastest(frame, min_ratio):
+        threshold = min_ratio * frame.loc["uniform", "negatives_per_s"]
+        eligible = frame[frame["negatives_per_s"] >= threshold].dropna(subset=["ndcg@10"])
+        return eligible["negatives_per_s"].idxmax()
+    fails_with(ex.check_best_within_budget, fastest, "fastest", "most accurate")
+
+
+def test_best_within_budget_rejects_non_names():
+    fails_with(ex.check_best_within_budget, lambda frame, r: 0.05, "expected a sampler name")
+
+
+# -- weighted false-negative rate ---------------------------------------------------------------
+def test_weighted_fnr_accepts_the_reference():
+    ex.check_weighted_fnr(lambda w, f: float(np.asarray(w)[np.asarray(f)].sum() / np.asarray(w).sum()))
+
+
+def test_weighted_fnr_rejects_the_unweighted_share():
+    fails_with(ex.check_weighted_fnr, lambda w, f: float(np.mean(f)), "weights are ignored")
+
+
+def test_weighted_fnr_rejects_division_by_count():
+    fails_with(ex.check_weighted_fnr, lambda w, f: float(np.asarray(w)[np.asarray(f)].sum() / np.asarray(w).size),
+               "number of negatives", "total weight")
+
+
+def test_weighted_fnr_rejects_the_true_negative_share():
+    fails_with(ex.check_weighted_fnr, lambda w, f: float(np.asarray(w)[~np.asarray(f)].sum() / np.asarray(w).sum()),
+               "true negatives")
+
+
+def test_weighted_fnr_rejects_a_missing_return():
+    fails_with(ex.check_weighted_fnr, lambda w, f: None, "None", "return")
