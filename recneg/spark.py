@@ -149,7 +149,7 @@ def spark_session(
 
     Parameters
     ----------
-    master : str, default "local[*]"
+    master : str, default ``"local[*]"``
         ``local[N]`` runs on this machine with no cluster.
     driver_memory : str, default "4g"
         Only takes effect when this call starts the JVM.

@@ -42,7 +42,7 @@ def _context_cols(text: str) -> tuple[str, ...]:
 def add_sample_command(subparsers) -> argparse.ArgumentParser:
     """Add ``sample`` to an ``argparse`` subparsers object and return its parser.
 
-    The parser's default ``handler`` (what :func:`recneg.cli.main` calls) is
+    The parser's default ``handler`` (what ``recneg.cli.main`` calls) is
     :func:`sample_command`, which returns the exit code (0, or 2 for bad input).
 
     Examples

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -447,3 +448,37 @@ def test_spark_engine_writes_the_same_negatives(tmp_path, small_log):
     with pytest.raises(RecnegError, match="item ids must be integers") as info:
         run_sample(bad, tmp_path / "x.parquet", k=1, engine="spark")
     assert "\n" not in str(info.value) and not (tmp_path / "x.parquet").exists()
+
+
+# --- missing dependencies (these run whether or not pyspark and Java are installed) -----
+def _run_isolated(code: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_missing_java_is_a_clear_error(tmp_path):
+    pytest.importorskip("pyspark")  # without pyspark the pyspark error comes first
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(tmp_path)  # no java here
+    code = (
+        "from recneg import RecnegError\n"
+        "from recneg.spark import spark_session\n"
+        "try:\n    spark_session('local[1]')\nexcept RecnegError as e:\n    print(e)\n"
+    )
+    result = _run_isolated(code, env)
+    assert result.stdout.strip() == (
+        "Java was not found (JAVA_HOME unset and no java on PATH); install a JDK 17, "
+        "e.g. apt-get install openjdk-17-jdk-headless"
+    )
+    env["JAVA_HOME"] = str(tmp_path / "nojdk")
+    assert "has no bin/java" in _run_isolated(code, env).stdout
+
+
+def test_missing_pyspark_is_a_clear_error():
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"
+        "from recneg import RecnegError\n"
+        "from recneg.spark import popularity_negatives\n"
+        "try:\n    popularity_negatives(None, 3)\nexcept RecnegError as e:\n    print(e)\n"
+    )
+    result = _run_isolated(code, dict(os.environ))
+    assert result.stdout.strip() == "pyspark is not installed; install it with pip install 'recneg[spark]'"
