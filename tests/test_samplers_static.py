@@ -33,7 +33,7 @@ from recneg.samplers import (
 )
 import recneg.samplers.base as base
 from recneg.samplers.base import ExclusionIndex, draw_excluding, extra_targets, is_excluded
-from recneg.samplers.static import alias_table
+from recneg.samplers.static import alias_table, batched_alias_tables
 
 P_THRESHOLD = 1e-3
 
@@ -211,6 +211,47 @@ def test_alias_table_reproduces_the_distribution_exactly():
         assert torch.allclose(implied, p, atol=1e-12, rtol=0), trial
         assert ((accept >= 0) & (accept <= 1)).all()
         assert (p[alias[accept < 1]] > 0).all(), "an alias points at an item of probability 0"
+
+
+def test_batched_alias_tables_reproduce_every_row_exactly():
+    gen = torch.Generator().manual_seed(7)
+    for trial in range(100):
+        rows = int(torch.randint(1, 6, (1,), generator=gen))
+        width = int(torch.randint(1, 30, (1,), generator=gen))
+        counts = torch.randint(1, width + 1, (rows,), generator=gen)
+        valid = torch.arange(width) < counts[:, None]
+        p = torch.rand(rows, width, generator=gen, dtype=torch.float64) ** 4
+        p[torch.rand(rows, width, generator=gen) < 0.3] = 0.0
+        p = torch.where(valid, p, 0.0)
+        p[p.sum(1) == 0, 0] = 1.0
+        p = p / p.sum(1, keepdim=True)
+        accept, alias = batched_alias_tables(p * counts[:, None], valid)
+        for r in range(rows):
+            c = int(counts[r])
+            a, to = accept[r, :c], alias[r, :c].long()
+            assert (to < c).all() and ((a >= 0) & (a <= 1)).all(), trial
+            implied = a.clone().index_add_(0, to, 1 - a) / c
+            assert torch.allclose(implied, p[r, :c], atol=1e-12, rtol=0), (trial, r)
+
+
+@pytest.mark.parametrize("tables", [True, False])
+def test_popularity_user_tables_and_rejection_agree(train, tables, monkeypatch):
+    # Per-user alias tables (exact, no rejection) and rejection from the global alias
+    # table must give the same conditional distribution and log-probabilities.
+    import recneg.samplers.static as static
+
+    if not tables:
+        monkeypatch.setattr(static, "ALLOWED_TABLE_BYTES", 0)
+    sampler = PopularitySampler(alpha=1.0, smoothing=0.5, random_state=6).fit(train)
+    assert (sampler.user_alias_ is not None) is tables
+    neg = sampler.sample(torch.arange(4), torch.tensor([1, 1, 1, 1]), 8_000)
+    weights = sampler.probs_
+    for user in range(4):
+        probs = weights.clone()
+        probs[torch.as_tensor(train.items[train.users == user])] = 0.0
+        probs = probs / probs.sum()
+        assert chisquare_p(neg.items[user], probs) > P_THRESHOLD
+        assert torch.allclose(neg.log_prob[user].double(), probs[neg.items[user]].log(), atol=1e-5)
 
 
 @pytest.mark.parametrize("max_rounds", [8, 1])
