@@ -206,3 +206,73 @@ def test_cap_weights_properties(values, cap):
     # the cap never reorders weights
     order = torch.argsort(w[0], stable=True)
     assert bool((capped[0][order].diff() >= -1e-9).all())
+
+
+# -- knowledge-aware weights ---------------------------------------------------------------
+def genre_log() -> Interactions:
+    # items 1..6; genres: 1 {a}, 2 {a}, 3 {b}, 4 {a, b}, 5 {} (none), 6 {b}
+    genres = np.array([[0, 0], [1, 0], [1, 0], [0, 1], [1, 1], [0, 0], [0, 1]], dtype=bool)
+    return Interactions(np.array([0, 1, 2]), np.array([1, 3, 6]), np.arange(3), n_users=3, n_items=6,
+                        item_attributes=genres, attribute_names=["a", "b"])
+
+
+def test_knowledge_similarity_is_the_jaccard_overlap_by_hand():
+    from recneg.samplers.reweighting import KnowledgeWeightedSampler
+
+    s = KnowledgeWeightedSampler(random_state=0).fit(genre_log())
+    sim = s.similarity(torch.tensor([1, 4, 5]), torch.tensor([[2, 3, 4, 5], [1, 3, 6, 5], [1, 2, 3, 4]]))
+    expected = [[1.0, 0.0, 0.5, 0.0], [0.5, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    assert torch.allclose(sim, torch.tensor(expected))
+
+
+@pytest.mark.parametrize("strength", [-3.0, 0.0, 2.0])
+def test_knowledge_weights_follow_the_overlap_and_sum_to_k(strength):
+    from recneg.samplers.reweighting import KnowledgeWeightedSampler
+
+    s = KnowledgeWeightedSampler(strength=strength, random_state=1).fit(genre_log())
+    users, positives = torch.tensor([0, 1, 2]), torch.tensor([1, 3, 6])
+    neg = s.sample(users, positives, 50)
+    assert torch.allclose(neg.weights.sum(1), torch.full((3,), 50.0), atol=1e-4)
+    sim = s.similarity(positives, neg.items)
+    expected = 50 * torch.softmax(strength * sim.double(), dim=1)
+    assert torch.allclose(neg.weights.double(), expected, atol=1e-5)
+    # weights are monotone in the overlap, in the direction of the strength's sign
+    for row in range(3):
+        order = torch.argsort(sim[row])
+        w = neg.weights[row][order]
+        diffs = w[1:] - w[:-1]
+        if strength > 0:
+            assert (diffs >= -1e-6).all()
+        elif strength < 0:
+            assert (diffs <= 1e-6).all()
+        else:
+            assert torch.allclose(w, torch.ones_like(w))
+
+
+def test_knowledge_weighting_keeps_the_base_draws_and_shapes():
+    from recneg.samplers.reweighting import KnowledgeWeightedSampler
+
+    log = genre_log()
+    weighted = KnowledgeWeightedSampler(base=PopularitySampler(alpha=1.0, smoothing=1.0), random_state=3).fit(log)
+    plain = PopularitySampler(alpha=1.0, smoothing=1.0, random_state=3).fit(log)
+    users, positives = torch.tensor([0, 2]), torch.tensor([[1, 0, 1], [6, 6, 0]])
+    a = weighted.sample(users, positives, 7, per_position=True)
+    b = plain.sample(users, positives, 7, per_position=True)
+    assert torch.equal(a.items, b.items) and torch.allclose(a.log_prob, b.log_prob)
+    assert a.weights.shape == (2, 3, 7)
+    assert torch.allclose(a.weights[0, 1], torch.ones(7))       # padding position: weight 1
+    shared = weighted.sample(users, positives, 4)                  # anchor = last target of the row
+    assert shared.weights.shape == (2, 4)
+    assert make_sampler("knowledge-weighted", strength=1.0).subfamily == "knowledge-aware IRW"
+
+
+def test_knowledge_weighting_errors():
+    from recneg.samplers.reweighting import KnowledgeWeightedSampler
+
+    plain_log = Interactions(np.array([0]), np.array([1]), np.arange(1), n_users=1, n_items=3)
+    with pytest.raises(RecnegError, match="needs item attributes"):
+        KnowledgeWeightedSampler().fit(plain_log)
+    with pytest.raises(RecnegError, match="strength"):
+        KnowledgeWeightedSampler(strength=float("nan"))
+    with pytest.raises(RecnegError, match="unknown attribute"):
+        KnowledgeWeightedSampler(attributes=["c"]).fit(genre_log())

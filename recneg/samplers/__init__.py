@@ -7,7 +7,7 @@ from .dynamic import (AHNSSampler, DNSSampler, MixedNegatives, MixGCFInterpolati
                       UserSimilaritySampler, bpr_loss_with_mixed_negatives)
 from .curriculum import HardnessCurriculum, RandomInjection, cap_weights
 from .adversarial import IRGANSampler
-from .reweighting import DebiasedWeightingSampler, ScoreWeightedSampler, SelfAdversarialWeights
+from .reweighting import DebiasedWeightingSampler, KnowledgeWeightedSampler, ScoreWeightedSampler, SelfAdversarialWeights
 from .knowledge import (AttributeSampler, KGWalkSampler, PredefinedNegativeSampler, SemanticSampler,
                         StratifiedSampler)
 
@@ -20,6 +20,6 @@ __all__ = [
     "MixGCFInterpolation", "MixedNegatives", "bpr_loss_with_mixed_negatives",
     "HardnessCurriculum", "RandomInjection", "cap_weights",
     "IRGANSampler",
-    "ScoreWeightedSampler", "SelfAdversarialWeights", "DebiasedWeightingSampler",
+    "ScoreWeightedSampler", "SelfAdversarialWeights", "DebiasedWeightingSampler", "KnowledgeWeightedSampler",
     "AttributeSampler", "StratifiedSampler", "KGWalkSampler", "SemanticSampler", "PredefinedNegativeSampler",
 ]

@@ -87,7 +87,7 @@ class AdaptiveSampler(NegativeSampler):
     >>> scorer = lambda cand: cand.double()   # a "model" that prefers high ids
     >>> neg = s.sample(torch.tensor([0]), torch.tensor([1]), 2, scorer=scorer)
     >>> neg.items.tolist()                    # the two highest ids of a pool of 16
-    [[9, 9]]
+    [[9, 8]]
     """
 
     family = "dynamic"
