@@ -7,18 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from recneg.exercises import ExerciseCheckFailed
 from recneg.exercises import dynamic as ex
 from recneg.samplers import AHNSSampler, SRNSSampler
-
-
-def fails_with(check, answer, *fragments):
-    with pytest.raises(ExerciseCheckFailed) as info:
-        check(answer)
-    message = str(info.value)
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
+from exercise_checks import fails_with  # pytest puts tests/ on sys.path
 
 
 # -- DNS -------------------------------------------------------------------------------------
