@@ -72,7 +72,8 @@ def alias_table(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     interval contains the start of its demand, and a heavy whose surplus runs out in
     the middle of a light's demand ``[D_{i−1}, D_i)`` keeps ``1 − (D_i − S_j)`` of its
     own bucket and lends the rest to the next heavy. Two ``searchsorted`` calls place
-    every item at once (the sweep of Hübschle-Schneider & Sanders, 2019).
+    every item at once (the sweep of Hübschle-Schneider & Sanders, 2019); the work is
+    :func:`batched_alias_tables` with a single row.
 
     Parameters
     ----------
@@ -92,30 +93,9 @@ def alias_table(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     [0.1, 0.2, 0.7]
     """
     n = len(probs)
-    w = probs.to(torch.float64) * n
-    accept = torch.ones(n, dtype=torch.float64)
-    alias = torch.arange(n)
-    is_heavy = w >= 1
-    is_heavy[torch.argmax(w)] = True  # rounding may leave every w just below 1
-    light = torch.nonzero(~is_heavy).flatten()
-    heavy = torch.nonzero(is_heavy).flatten()
-    if len(light) == 0:
-        return accept, alias
-    demand = torch.cumsum(1 - w[light], 0)                  # D_i
-    demand_start = demand - (1 - w[light])                   # D_{i-1}
-    surplus = torch.cumsum(w[heavy] - 1, 0)                  # S_j
-    accept[light] = w[light]
-    server = torch.searchsorted(surplus, demand_start, right=True).clamp_(max=len(heavy) - 1)
-    alias[light] = heavy[server]
-    # Heavies (but the last, which absorbs rounding) whose surplus ends inside a demand.
-    ends = surplus[:-1]
-    crossing = torch.searchsorted(demand, ends, right=True)
-    inside = crossing < len(light)
-    inside[inside.clone()] = demand_start[crossing[inside]] < ends[inside]
-    j = torch.nonzero(inside).flatten()
-    accept[heavy[j]] = (1 - (demand[crossing[j]] - ends[j])).clamp_(0.0, 1.0)
-    alias[heavy[j]] = heavy[j + 1]
-    return accept, alias
+    accept, alias = batched_alias_tables((probs.to(torch.float64) * n).unsqueeze(0),
+                                         torch.ones(1, n, dtype=torch.bool))
+    return accept[0], alias[0].long()
 
 
 #: Largest per-user tables (bytes) a sampler builds at fit time: the allowed-item table
@@ -315,11 +295,15 @@ class ItemDistributionSampler(NegativeSampler):
         weights = torch.where(valid, weights, 0.0)
         scaled = weights * (counts.unsqueeze(1) / weights.sum(1, keepdim=True))
         accept, alias = batched_alias_tables(scaled, valid)
-        self.allowed_ = table.reshape(-1)
-        self.allowed_count_ = counts
-        self.row_offset_ = torch.arange(self.n_users_) * n_items
+        self._keep_allowed_table(table, counts)
         self.user_accept_ = accept.reshape(-1)
         self.user_alias_ = alias.reshape(-1)
+
+    def _keep_allowed_table(self, table: torch.Tensor, counts: torch.Tensor) -> None:
+        """Store :func:`allowed_item_table`'s output flat, with each user's row offset."""
+        self.allowed_ = table.reshape(-1)
+        self.allowed_count_ = counts
+        self.row_offset_ = torch.arange(self.n_users_) * self.n_items_
 
     def _draw_from_user_tables(self, users: torch.Tensor, shape: tuple[int, ...],
                                generator: torch.Generator) -> torch.Tensor:
@@ -438,9 +422,7 @@ class UniformSampler(ItemDistributionSampler):
         if built is None:
             return
         table, counts = built
-        self.allowed_ = table.reshape(-1)
-        self.allowed_count_ = counts
-        self.row_offset_ = torch.arange(self.n_users_) * self.n_items_
+        self._keep_allowed_table(table, counts)
         self.allowed_log_q_ = -counts.to(torch.float64).log().to(torch.float32)
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
