@@ -7,6 +7,7 @@ from .dynamic import (AHNSSampler, DNSSampler, MixedNegatives, MixGCFInterpolati
                       UserSimilaritySampler, bpr_loss_with_mixed_negatives)
 from .curriculum import HardnessCurriculum, RandomInjection, cap_weights
 from .adversarial import IRGANSampler
+from .generative import EmbeddingGenerator, GenerativeAdversarialNegatives, SyntheticNegatives
 from .reweighting import DebiasedWeightingSampler, KnowledgeWeightedSampler, ScoreWeightedSampler, SelfAdversarialWeights
 from .knowledge import (AttributeSampler, KGWalkSampler, PredefinedNegativeSampler, SemanticSampler,
                         StratifiedSampler)
@@ -19,7 +20,7 @@ __all__ = [
     "DNSSampler", "SoftmaxHardSampler", "AHNSSampler", "SRNSSampler", "UserSimilaritySampler",
     "MixGCFInterpolation", "MixedNegatives", "bpr_loss_with_mixed_negatives",
     "HardnessCurriculum", "RandomInjection", "cap_weights",
-    "IRGANSampler",
+    "IRGANSampler", "GenerativeAdversarialNegatives", "EmbeddingGenerator", "SyntheticNegatives",
     "ScoreWeightedSampler", "SelfAdversarialWeights", "DebiasedWeightingSampler", "KnowledgeWeightedSampler",
     "AttributeSampler", "StratifiedSampler", "KGWalkSampler", "SemanticSampler", "PredefinedNegativeSampler",
 ]
