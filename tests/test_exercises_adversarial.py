@@ -173,3 +173,32 @@ def test_entropy_inverted_temperature_named():
 
 def test_entropy_wrong_axis_shape_named():
     fails_with(ex.check_softmax_entropy, lambda g, t: entropy_reference(g, t).sum(), "shape")
+
+
+# -- best response of the generative generator ------------------------------------------------------
+def best_response_reference(user_vectors, radius):
+    users = np.asarray(user_vectors, dtype=float)
+    return radius * users / np.linalg.norm(users, axis=1, keepdims=True)
+
+
+def test_best_response_reference_passes(capsys):
+    ex.check_best_response(best_response_reference)
+    assert "ex-adversarial-best-response passed" in capsys.readouterr().out
+
+
+def test_best_response_torch_answer_passes():
+    ex.check_best_response(lambda user_vectors, radius: radius * torch.nn.functional.normalize(
+        torch.as_tensor(user_vectors), dim=1))
+
+
+def test_best_response_mistakes_named():
+    fails_with(ex.check_best_response, lambda user_vectors, radius: -best_response_reference(user_vectors, radius),
+               "point away")
+    fails_with(ex.check_best_response, lambda user_vectors, radius: best_response_reference(user_vectors, 1.0),
+               "norm is 1")
+    fails_with(ex.check_best_response, lambda user_vectors, radius: radius * np.asarray(user_vectors),
+               "outside the ball")
+    fails_with(ex.check_best_response, lambda user_vectors, radius: 0.5 * best_response_reference(user_vectors, radius),
+               "not the best point")
+    fails_with(ex.check_best_response, lambda user_vectors, radius: best_response_reference(user_vectors, radius)[:1],
+               "shape")

@@ -9,7 +9,9 @@ items with temperature ``τ``, ``p_τ(j) = exp(g_j / τ) / Σ_i exp(g_i / τ)``.
   variance of the REINFORCE estimator, which show that a baseline leaves the expected
   gradient unchanged and can shrink its variance;
 * :func:`check_softmax_entropy` (``ex-adversarial-temperature``): the entropy of the
-  generator's distribution as a function of the temperature.
+  generator's distribution as a function of the temperature;
+* :func:`check_best_response` (``ex-adversarial-best-response``): the synthetic negative
+  that a generative-ANG generator should output against a frozen recommender.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from ._feedback import as_array, call_answer, check_shape, check_signature, expect, fail, passed
 
-__all__ = ["check_reinforce_gradient", "check_estimator_moments", "check_softmax_entropy"]
+__all__ = ["check_reinforce_gradient", "check_estimator_moments", "check_softmax_entropy", "check_best_response"]
 
 
 def _softmax(logits: np.ndarray, tau: float = 1.0) -> np.ndarray:
@@ -236,3 +238,46 @@ def check_softmax_entropy(softmax_entropy) -> None:
              hint="p = softmax(logits / τ) over the last axis, then H = −Σ p log p.")
     passed("ex-adversarial-temperature",
            "the entropy rises with τ, from 0 (all mass on one item) towards log n (uniform over the n items)")
+
+
+# -- the best response of a generative generator -----------------------------------------------
+_RESPONSE_USERS = np.array([[3.0, 4.0], [-1.0, 0.0], [0.5, -0.5], [0.0, 2.0]])
+_RESPONSE_RADII = (1.0, 2.5)
+
+
+def check_best_response(best_response) -> None:
+    """Exercise ``ex-adversarial-best-response``: the point of the ball of radius ``r``
+    that a frozen recommender scores highest for each user.
+
+    ``best_response(user_vectors, radius)`` receives a ``(B, d)`` array of (non-zero)
+    user vectors and a radius and must return the ``(B, d)`` synthetic negatives
+    ``argmax_{‖v‖ ≤ r} <e_u, v> = r · e_u / ‖e_u‖``.
+    """
+    check_signature(best_response, ["user_vectors", "radius"], name="best_response")
+    for radius in _RESPONSE_RADII:
+        users = _RESPONSE_USERS.copy()
+        answer = call_answer(best_response, users.copy(), radius, name="best_response")
+        got = check_shape(answer, users.shape, name="best responses",
+                          hint="Return one vector of the user's dimension per user.").astype(np.float64)
+        norms = np.linalg.norm(users, axis=1, keepdims=True)
+        expected = radius * users / norms
+        if _close(got, expected, 1e-6):
+            continue
+        where = f"With radius {radius}, your vectors are {_fmt(got)}"
+        got_norms = np.linalg.norm(got, axis=1)
+        if _close(got, -expected, 1e-6):
+            fail(f"{where}: they point away from the users.",
+                 hint="That point minimises the score <e_u, v>; the generator wants to maximise it.")
+        if _close(got, users / norms, 1e-6):
+            fail(f"{where}: their norm is 1, not the radius.", hint="Scale the unit vector by r.")
+        if _close(got, radius * users, 1e-6):
+            fail(f"{where}: their norms are r·‖e_u‖ = {_fmt(got_norms)}, outside the ball.",
+                 hint="Divide by ‖e_u‖ first: only the direction of e_u matters.")
+        if np.all(got_norms <= radius * (1 + 1e-6)) and np.all((got * users).sum(1) > 0):
+            fail(f"{where}: inside the ball, but not the best point. Scores "
+                 f"{_fmt((got * users).sum(1))}, best {_fmt(radius * norms[:, 0])}.",
+                 hint="By Cauchy–Schwarz <e_u, v> ≤ ‖e_u‖·‖v‖ ≤ r‖e_u‖, with equality when v is "
+                      "parallel to e_u and has norm r.")
+        fail(f"{where}; expected {_fmt(expected)}.", hint="v = r · e_u / ‖e_u‖, row by row.")
+    passed("ex-adversarial-best-response",
+           "against a frozen recommender the best synthetic negative is r · e_u/‖e_u‖, whatever the noise")
