@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import RecnegError, check_positive_int
+from .._errors import RecnegError, check_positive_int, check_probability
 from ..data.interactions import Interactions
 from .base import make_generator
+from .dynamic import _finite_float
 from .static import UniformSampler
 
 __all__ = ["EmbeddingGenerator", "GenerativeAdversarialNegatives", "SyntheticNegatives"]
@@ -145,21 +146,13 @@ class GenerativeAdversarialNegatives:
                  random_state=None) -> None:
         self.noise_dim = check_positive_int("noise_dim", noise_dim)
         self.hidden = check_positive_int("hidden", hidden)
-        try:
-            self.lr = float(lr)
-        except (TypeError, ValueError):
-            raise RecnegError(f"lr must be a positive number, got {lr!r}") from None
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise RecnegError(f"lr must be a finite number > 0, got {lr}")
+        self.lr = _finite_float("lr", lr, positive=True)
         if isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 0:
             raise RecnegError(f"n_real must be an integer >= 0, got {n_real!r}")
         self.n_real = n_real
-        try:
-            self.norm_quantile = float(norm_quantile)
-        except (TypeError, ValueError):
-            raise RecnegError(f"norm_quantile must be a number in (0, 1], got {norm_quantile!r}") from None
-        if not 0 < self.norm_quantile <= 1:
-            raise RecnegError(f"norm_quantile must be in (0, 1], got {norm_quantile}")
+        self.norm_quantile = check_probability("norm_quantile", norm_quantile)
+        if self.norm_quantile == 0:
+            raise RecnegError("norm_quantile must be > 0 (a radius of 0 leaves the generator nothing to propose), got 0")
         self.generator_steps = check_positive_int("generator_steps", generator_steps)
         self.exclude_positives = bool(exclude_positives)
         self.random_state = random_state
