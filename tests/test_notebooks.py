@@ -27,6 +27,21 @@ import make_student_copies  # noqa: E402
 import run_notebooks  # noqa: E402
 
 NOTEBOOKS = run_notebooks.discover()
+
+# Every notebook opens with this cell, identical everywhere: on Colab it installs recneg
+# from the repository (Binder and local installs already have it), elsewhere it does
+# nothing. Colab's own torch satisfies recneg's requirement, so pip keeps it. Jupyter Book
+# hides the cell (remove-cell); it comes before the parameters cell and is not one.
+# Add it to a new notebook with:  python tests/test_notebooks.py notebooks/NN_<name>.ipynb
+COLAB_INSTALL_SOURCE = "\n".join([
+    "# On Colab, install recneg from its repository; elsewhere it is installed already.",
+    "import sys",
+    "",
+    'if "google.colab" in sys.modules:',
+    '    %pip install -q "recneg[ml,spark] @ git+https://github.com/recneg/recneg"',
+])
+COLAB_INSTALL_METADATA = {"tags": ["remove-cell"]}
+COLAB_INSTALL_ID = "colab-install"
 EMPTY = pytest.param(None, marks=pytest.mark.skip(reason="notebooks/ holds no notebooks yet"))
 PARAMS = [pytest.param(p, id=p.stem) for p in NOTEBOOKS] or [EMPTY]
 
@@ -35,8 +50,35 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
+def colab_install_cell() -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(COLAB_INSTALL_SOURCE, metadata=dict(COLAB_INSTALL_METADATA))
+    cell.id = COLAB_INSTALL_ID
+    return cell
+
+
+def is_colab_install_cell(cell) -> bool:
+    return (cell.cell_type == "code" and cell.source == COLAB_INSTALL_SOURCE
+            and dict(cell.metadata) == COLAB_INSTALL_METADATA)
+
+
+def insert_colab_install_cell(path: Path) -> bool:
+    """Put the Colab install cell at the top of ``path``; False if it is there already."""
+    nb = read(path)
+    if nb.cells and is_colab_install_cell(nb.cells[0]):
+        return False
+    nb.cells.insert(0, colab_install_cell())
+    nbformat.write(nb, path)
+    return True
+
+
 def code_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def parameters_cell(nb):
+    """The first code cell after the Colab install cell (the parameters cell)."""
+    cells = [c for c in code_cells(nb) if not is_colab_install_cell(c)]
+    return cells[0] if cells else None
 
 
 def assigned_names(source: str) -> set[str]:
@@ -61,15 +103,30 @@ def test_kernel_and_parameters_cell(path):
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", \
         f"{path.name}: kernelspec must be python3"
     cells = code_cells(nb)
-    assert cells and "parameters" in cells[0].metadata.get("tags", []), \
-        f"{path.name}: the first code cell must be tagged 'parameters'"
+    assert len(cells) > 1 and "parameters" in cells[1].metadata.get("tags", []), (
+        f"{path.name}: the first code cell after the Colab install cell must be tagged "
+        "'parameters'")
+    assert sum("parameters" in c.metadata.get("tags", []) for c in cells) == 1, \
+        f"{path.name}: exactly one cell may be tagged 'parameters'"
+
+
+@pytest.mark.parametrize("path", PARAMS)
+def test_first_cell_is_the_colab_install_cell(path):
+    nb = read(path)
+    first = nb.cells[0] if nb.cells else None
+    assert first is not None and is_colab_install_cell(first) and not first.outputs, (
+        f"{path.name}: the first cell must be exactly the Colab install cell (tags "
+        f"{COLAB_INSTALL_METADATA['tags']}, no outputs); add it with "
+        f"`python tests/test_notebooks.py notebooks/{path.name}`")
+    assert sum(is_colab_install_cell(c) for c in nb.cells) == 1, \
+        f"{path.name}: the Colab install cell appears more than once"
 
 
 @pytest.mark.parametrize("path", PARAMS)
 def test_smoke_parameters_override_published_ones(path):
     nb = read(path)
     smoke = run_notebooks.smoke_parameters(nb)
-    published = assigned_names(code_cells(nb)[0].source)
+    published = assigned_names(parameters_cell(nb).source)
     unknown = sorted(set(smoke) - published)
     assert not unknown, (f"{path.name}: smoke_parameters {unknown} are not assigned in the "
                          "parameters cell, so papermill would add them without effect")
@@ -116,3 +173,9 @@ def test_runs_at_smoke_scale_with_deterministic_outputs(path, tmp_path):
     )
     assert result.returncode == 0, (
         f"nbval on {path.name} (smoke scale) failed:\n{result.stdout[-4000:]}{result.stderr[-2000:]}")
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or [str(p) for p in NOTEBOOKS]:
+        changed = insert_colab_install_cell(Path(name))
+        print(f"{name}: {'inserted the Colab install cell' if changed else 'already has it'}")
