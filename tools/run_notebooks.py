@@ -13,7 +13,10 @@ At *published* scale a notebook runs with the parameters in its ``parameters`` c
 
 so the runner needs no per-notebook code. Each notebook runs in its own ``papermill``
 process; the peak resident memory reported is that of the process tree (the runner and
-the kernel, and whatever the kernel started and waited for), read from ``wait4``.
+the kernel, and whatever the kernel started and waited for), read from ``wait4``
+(``peak_rss_mib``: the largest single process). On Linux the runner also samples the
+summed resident memory of every living process of the tree (``peak_tree_rss_mib``), which
+is what a memory limit such as Binder's counts, a Spark JVM included.
 
 ``--prime-cache`` stores each published-scale result in the Jupyter Book execution cache
 (``_build/.jupyter_cache``), so the following ``jupyter-book build`` shows these outputs
@@ -31,6 +34,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +91,65 @@ def _peak_rss_mib(usage: resource.struct_rusage) -> float:
     return usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
+def _tree_rss_bytes(root: int) -> int | None:
+    """Summed resident memory of ``root`` and its living descendants (Linux /proc), or None."""
+    parents, rss = {}, {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read().decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; field 3 first
+        parents[int(name)] = int(fields[1])
+        rss[int(name)] = int(fields[21])  # field 24, in pages
+    if root not in rss:
+        return None
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total * os.sysconf("SC_PAGE_SIZE")
+
+
+class _TreeMemorySampler(threading.Thread):
+    """Samples the summed RSS of a process tree every ``interval`` seconds.
+
+    ``ru_maxrss`` (from ``wait4``) is the peak of the single largest process, and misses
+    processes the kernel never reaps, such as a Spark JVM; what a memory limit (Binder's
+    2 GB) counts is the sum over every living process, which this samples.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self.available = sys.platform.startswith("linux")
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while self.available and not self._stop_event.is_set():
+            sample = _tree_rss_bytes(self.pid)
+            if sample is not None:
+                self.peak = max(self.peak, sample)
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> float | None:
+        """Stop sampling; the peak in MiB, or None where /proc is unavailable."""
+        self._stop_event.set()
+        self.join()
+        return round(self.peak / 2**20, 1) if self.available and self.peak else None
+
+
 def run_notebook(path: Path, output: Path, *, scale: str = "smoke", timeout: int = 1800,
                  extra_parameters: dict | None = None) -> dict:
     """Execute one notebook with papermill in a child process and measure it.
@@ -118,9 +181,12 @@ def run_notebook(path: Path, output: Path, *, scale: str = "smoke", timeout: int
     start = time.perf_counter()
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        sampler = _TreeMemorySampler(process.pid)
+        sampler.start()
         # wait4 returns the child's rusage including the descendants it reaped (the
         # kernel), which is what a notebook costs.
         _, status, usage = os.wait4(process.pid, 0)
+        tree_peak = sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - start
         log.seek(0)
@@ -133,6 +199,8 @@ def run_notebook(path: Path, output: Path, *, scale: str = "smoke", timeout: int
         "parameters": params,
         "wall_seconds": round(wall, 2),
         "peak_rss_mib": round(_peak_rss_mib(usage), 1),
+        # summed RSS of all living processes of the tree, sampled every 0.2 s (None off Linux)
+        "peak_tree_rss_mib": tree_peak,
         "status": "ok" if ok else "failed",
         "error": "" if ok else _last_error(text),
         "output": str(output),
@@ -236,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         record["runs"].append(run)
         failures += run["status"] != "ok"
         print(f"{run['status']:>6}  {run['notebook']}  {run['wall_seconds']:.1f} s  "
-              f"{run['peak_rss_mib']:.0f} MiB" + (f"  {run['error']}" if run["error"] else ""),
+              f"{run['peak_rss_mib']:.0f} MiB"
+              + (f" (tree {run['peak_tree_rss_mib']:.0f} MiB)" if run["peak_tree_rss_mib"] else "")
+              + (f"  {run['error']}" if run["error"] else ""),
               flush=True)
         if failures and args.fail_fast:
             break
