@@ -234,6 +234,132 @@ def test_batched_alias_tables_reproduce_every_row_exactly():
             assert torch.allclose(implied, p[r, :c], atol=1e-12, rtol=0), (trial, r)
 
 
+def implied_by_tables(accept: torch.Tensor, alias: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """The exact distribution a draw from each row's alias table returns, ``(rows, width)``:
+    bucket ``b`` keeps ``accept[b]`` and receives ``1 − accept[a]`` from every other
+    bucket ``a`` whose alias is ``b``, all divided by the row's ``c`` valid buckets."""
+    valid = torch.arange(accept.shape[1]) < counts[:, None]
+    kept = torch.where(valid, accept, 0.0)
+    lent = torch.where(valid, 1 - accept, 0.0)
+    return kept.scatter_add(1, alias.long(), lent) / counts[:, None].double()
+
+
+def assert_tables_exact(weights: torch.Tensor, counts: torch.Tensor, atol: float = 1e-12) -> None:
+    """Build the tables of every row's first ``c`` weights and compare what they imply
+    with the weights normalised, row by row."""
+    weights = weights.to(torch.float64)
+    valid = torch.arange(weights.shape[1]) < counts[:, None]
+    weights = torch.where(valid, weights, 0.0)
+    target = weights / weights.sum(1, keepdim=True)
+    accept, alias = batched_alias_tables(target * counts[:, None], valid)
+    assert ((accept >= 0) & (accept <= 1)).all()
+    assert (torch.where(valid, alias.long(), 0) < counts[:, None]).all(), \
+        "an alias points outside the row's valid buckets"
+    lending = valid & (accept < 1)
+    assert (target[lending.nonzero(as_tuple=True)[0], alias.long()[lending]] > 0).all(), \
+        "an alias points at a bucket of probability 0"
+    error = (implied_by_tables(accept, alias, counts) - target).abs().amax(1)
+    wrong = torch.nonzero(error > atol).flatten().tolist()
+    assert not wrong, f"rows {wrong} imply the wrong distribution (max abs error {error.max().item():.3g})"
+
+
+def test_batched_alias_tables_are_exact_with_tied_and_discrete_weights():
+    # Ties make a light's demand end exactly where a heavy's surplus ends; every row,
+    # not only row 0, must resolve them the same way in each comparison (issue #9).
+    width = 12
+    rows = [
+        [2 ** 0.75] * 4 + [1] * 4,       # the reported case: counts 2 and 1 at alpha = 0.75
+        [2 ** 0.75] * 4 + [1] * 4,
+        [2 ** 0.75] * 4 + [1] * 4,
+        [1] * 12,                        # all equal: every bucket full
+        [1] * 7,
+        [3, 3, 1, 1, 1],                 # integer counts with many ties
+        [3, 3, 1, 1, 1, 0, 0, 0, 3],
+        [2, 2, 2, 1, 1, 1, 1, 1, 1, 0, 2],
+        [5, 0, 0, 5],
+        [4],                             # a single valid bucket
+        [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6],
+        [2 ** 0.75, 1, 2 ** 0.75, 1, 2 ** 0.75, 1, 2 ** 0.75, 1],
+        [3 ** 0.5, 3 ** 0.5, 1, 1, 1, 2 ** 0.5, 2 ** 0.5],
+    ]
+    for shift in range(len(rows)):  # every case at several row positions
+        order = rows[shift:] + rows[:shift]
+        counts = torch.tensor([len(r) for r in order])
+        weights = torch.tensor([r + [0] * (width - len(r)) for r in order], dtype=torch.float64)
+        assert_tables_exact(weights, counts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), n_rows=st.integers(1, 8), width=st.integers(1, 12),
+       alpha=st.sampled_from([1.0, 0.75, 0.5]))
+def test_batched_alias_tables_are_exact_for_small_integer_weights(data, n_rows, width, alpha):
+    # Small integer counts (raised to alpha, as PopularitySampler does) tie constantly.
+    counts = torch.tensor(data.draw(st.lists(st.integers(1, width), min_size=n_rows, max_size=n_rows)))
+    weights = torch.tensor(data.draw(st.lists(st.lists(st.integers(0, 4), min_size=width, max_size=width),
+                                              min_size=n_rows, max_size=n_rows)), dtype=torch.float64)
+    weights = weights.pow(alpha)
+    valid = torch.arange(width) < counts[:, None]
+    weights[(torch.where(valid, weights, 0.0).sum(1) == 0).nonzero().flatten(), 0] = 1.0
+    assert_tables_exact(weights, counts)
+
+
+def popularity_tables_exact(sampler: PopularitySampler) -> torch.Tensor:
+    """Max abs error, per user, between what the sampler's per-user tables imply and
+    ``p`` restricted to the user's allowed items."""
+    users, width = sampler.n_users_, sampler.n_items_
+    counts = sampler.allowed_count_
+    allowed = sampler.allowed_.reshape(users, width).long()
+    valid = torch.arange(width) < counts[:, None]
+    weights = torch.where(valid, sampler.probs_[allowed], 0.0)
+    target = weights / weights.sum(1, keepdim=True)
+    implied = implied_by_tables(sampler.user_accept_.reshape(users, width),
+                                sampler.user_alias_.reshape(users, width), counts)
+    return (implied - target).abs().amax(1)
+
+
+def test_popularity_user_tables_are_exact_on_a_synthetic_world():
+    # Integer counts with ties, alpha = 1: every user's table, whatever its row.
+    from recneg.data import SyntheticWorld, leave_one_out
+
+    world = SyntheticWorld(n_users=300, n_items=120, interactions_per_user=12, random_state=3)
+    split = leave_one_out(world.generate())
+    sampler = PopularitySampler(alpha=1.0, smoothing=1.0, random_state=0).fit(split.train)
+    assert sampler.user_alias_ is not None
+    error = popularity_tables_exact(sampler)
+    assert error.max() < 1e-12, f"users {torch.nonzero(error >= 1e-12).flatten().tolist()} have inexact tables"
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.75])
+def test_popularity_user_tables_are_exact_on_ml100k(data_dir, alpha):
+    # The report of issue #9: with alpha = 1 on the temporal split, 16 of 943 users got
+    # a wrong table.
+    from recneg.data import global_temporal_split, load_dataset
+
+    split = global_temporal_split(load_dataset("ml-100k", data_dir=data_dir, progress=False))
+    sampler = PopularitySampler(alpha=alpha, smoothing=0.0 if alpha == 1.0 else 1.0).fit(split.train)
+    assert sampler.user_alias_ is not None
+    error = popularity_tables_exact(sampler)
+    assert error.max() < 1e-12, f"users {torch.nonzero(error >= 1e-12).flatten().tolist()} have inexact tables"
+
+
+def test_popularity_draws_with_tied_weights_pass_chi_square():
+    # Users 1..3 (rows >= 1 of the per-user tables) may draw items 1..8 only, whose
+    # counts 2,2,2,2,1,1,1,1 at alpha = 0.75 are the tied weights of issue #9.
+    pairs = [(0, i) for i in range(1, 9)] + [(4, i) for i in range(1, 5)]
+    pairs += [(u, i) for u in (1, 2, 3) for i in range(9, 13)]
+    train = log_from(pairs, 5, 12)
+    sampler = PopularitySampler(alpha=0.75, random_state=11).fit(train)
+    assert sampler.user_alias_ is not None
+    users = torch.tensor([1, 2, 3]).repeat_interleave(5_000)
+    neg = sampler.sample(users, torch.full_like(users, 9), 8)  # 40 000 draws per user
+    target = torch.zeros(13, dtype=torch.float64)
+    target[1:5], target[5:9] = 2 ** 0.75, 1.0
+    for user in (1, 2, 3):
+        assert chisquare_p(neg.items[users == user], target) > P_THRESHOLD, f"user {user}"
+    # log_prob is the target's, so it matches the draws only if the draws are right.
+    assert torch.allclose(neg.log_prob.double().exp(), (target / target.sum())[neg.items], rtol=1e-6)
+
+
 @pytest.mark.parametrize("tables", [True, False])
 def test_popularity_user_tables_and_rejection_agree(train, tables, monkeypatch):
     # Per-user alias tables (exact, no rejection) and rejection from the global alias
