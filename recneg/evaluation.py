@@ -18,6 +18,30 @@ Two protocols:
 
 The beyond-accuracy metrics (coverage, mean popularity, tail share) describe the
 recommended top-K lists, which come from full scores under either protocol.
+
+Candidate items (``candidates=``):
+
+``"trained"`` (default)
+    only items with at least one training interaction are ranked, listed in the top-K
+    lists and drawn as the sampled protocol's negatives. An item no training row
+    contains cannot have been learned: its score is whatever the model's initialisation
+    left, and with popularity-family samplers (which rarely or never draw such items as
+    negatives) those untouched scores can flood the top-K lists (recneg issue #9).
+``"all"``
+    the whole catalogue ``1..n_items``.
+
+**Rows whose target was never seen in training.** Under ``candidates="trained"`` such
+a target is not a candidate. The row stays in every denominator and counts as a miss:
+its HR@K, NDCG@K and reciprocal rank are 0 (a model could not have learned the item,
+and dropping the row would flatter every model equally while hiding how many there
+are). Their number and share are reported as ``n_rows_untrained_target`` and
+``untrained_target_share`` under either setting.
+
+**Untouched items.** ``untouched_share@K`` is the share of top-K slots held by items
+that never received a gradient signal in training (never a positive target, never a
+drawn negative); :class:`recneg.training.Trainer` records them and passes them as
+``touched=``. Without ``touched``, items with no training interaction count as
+untouched.
 """
 
 from __future__ import annotations
@@ -35,9 +59,11 @@ from ._errors import RecnegError, check_positive_int
 from .data.interactions import EvalSet, Interactions
 from .samplers.base import make_generator
 
-__all__ = ["evaluate", "evaluate_frame", "protocol_name", "PROTOCOLS"]
+__all__ = ["evaluate", "evaluate_frame", "protocol_name", "PROTOCOLS", "CANDIDATES"]
 
 PROTOCOLS = ("full", "sampled")
+#: Values of ``evaluate(..., candidates=...)``.
+CANDIDATES = ("trained", "all")
 _SAMPLED_BY = ("uniform", "popularity")
 
 
@@ -51,6 +77,34 @@ def _check_ks(ks) -> tuple[int, ...]:
     if not ks:
         raise RecnegError("ks is empty; pass at least one cut-off, e.g. ks=(10,)")
     return tuple(sorted({check_positive_int("ks", k) for k in ks}))
+
+
+def _check_candidates(candidates) -> str:
+    if not isinstance(candidates, str) or candidates not in CANDIDATES:
+        raise RecnegError(
+            f'candidates must be "trained" (items with a training interaction) or "all", got {candidates!r}'
+        )
+    return candidates
+
+
+def _check_touched(touched, n_items: int) -> np.ndarray:
+    array = np.asarray(touched.detach().cpu() if torch.is_tensor(touched) else touched)
+    if array.dtype != np.bool_:
+        raise RecnegError(
+            f"touched must be a boolean array, got dtype {array.dtype}; pass TrainResult.touched_items"
+        )
+    if array.shape != (n_items + 1,):
+        raise RecnegError(
+            f"touched has shape {array.shape}, expected ({n_items + 1},) = (n_items + 1,); "
+            "pass TrainResult.touched_items of a model trained on the same split"
+        )
+    return array
+
+
+def _masked_mean(values: torch.Tensor, rows: torch.Tensor | None = None) -> float:
+    if rows is not None:
+        values = values[rows]
+    return float(values.double().mean()) if len(values) else math.nan
 
 
 def _model_device(model) -> torch.device:
@@ -90,6 +144,8 @@ def evaluate(
     batch_size: int = 256,
     random_state=0,
     progress: bool = False,
+    candidates: str = "trained",
+    touched=None,
 ) -> dict:
     """Rank every evaluation row's target and summarise the ranking.
 
@@ -118,16 +174,31 @@ def evaluate(
         Seed of the sampled protocol's draws.
     progress : bool
         Show a tqdm bar over batches.
+    candidates : {"trained", "all"}, default "trained"
+        Items that are ranked, listed and sampled: those with at least one training
+        interaction (``train.item_counts() > 0``), or the whole catalogue. Under
+        ``"trained"`` a row whose target has no training interaction stays in the
+        denominators and counts as a miss (HR, NDCG and reciprocal rank 0); see the
+        module notes.
+    touched : bool array-like, shape (n_items + 1,), optional
+        Items that received a gradient signal in training
+        (``touched_items`` of :class:`recneg.training.TrainResult`); used for
+        ``untouched_share@K`` only. ``None`` treats the items with no training
+        interaction as untouched.
 
     Returns
     -------
     dict
         For each K: ``hr@K``, ``ndcg@K``; per cohort ``hr@K_head|mid|tail`` and
-        ``ndcg@K_head|mid|tail``; ``balance@K``; ``coverage@K``, ``mean_pop@K``,
-        ``tail_share@K``. Then ``mrr``; ``balance`` (= ``balance@10`` when 10 is among
-        ``ks``, else at the smallest K); ``n_rows`` and ``n_rows_head|mid|tail``;
-        ``protocol`` (``"full"`` or ``"sampled-<by>-<n>"``). A cohort without rows
-        gives NaN for its metrics and for Balance.
+        ``ndcg@K_head|mid|tail``; ``balance@K``; ``coverage@K`` (share of the whole
+        catalogue listed), ``mean_pop@K``, ``tail_share@K``, ``untouched_share@K``
+        (share of listed slots held by untouched items). Then ``mrr``; ``balance``
+        (= ``balance@10`` when 10 is among ``ks``, else at the smallest K); ``n_rows``
+        and ``n_rows_head|mid|tail``; ``n_rows_untrained_target`` and
+        ``untrained_target_share`` (rows whose target has no training interaction);
+        ``n_candidates`` (items that could be ranked); ``candidates`` (``"trained"`` or
+        ``"all"``); ``protocol`` (``"full"`` or ``"sampled-<by>-<n>"``). A cohort
+        without rows gives NaN for its metrics and for Balance.
 
     Examples
     --------
@@ -142,9 +213,16 @@ def evaluate(
     ...     maxlen = None
     ...     def score_all(self, users, histories):
     ...         return torch.arange(5.0).repeat(len(users), 1)
-    >>> result = evaluate(ByItemId(), test, train, ks=(1,))
+    >>> result = evaluate(ByItemId(), test, train, ks=(1,), candidates="all")
     >>> result["hr@1"], result["mrr"], result["protocol"]
     (0.5, 0.75, 'full')
+
+    Items 3 and 4 have no training interaction: by default they are not ranked, and
+    both targets (3 and 4) count as misses.
+
+    >>> result = evaluate(ByItemId(), test, train, ks=(1,))
+    >>> result["hr@1"], result["n_candidates"], result["n_rows_untrained_target"]
+    (0.0, 2, 2)
     """
     if not isinstance(eval_set, EvalSet):
         raise RecnegError(f"eval_set must be an EvalSet (split.valid or split.test), got {type(eval_set).__name__}")
@@ -161,6 +239,7 @@ def evaluate(
             "see 'Models' in CONTRIBUTING.md"
         )
     ks = _check_ks(ks)
+    candidates = _check_candidates(candidates)
     label = protocol_name(protocol, sampled_by, n_sampled)
     if protocol == "sampled":
         n_sampled = check_positive_int("n_sampled", n_sampled)
@@ -174,6 +253,16 @@ def evaluate(
     gen = make_generator(random_state)
     item_counts = train.item_counts()
     cohorts = M.popularity_cohorts(item_counts)
+    trained_items = np.asarray(item_counts) > 0
+    trained_items[0] = False
+    touched = trained_items if touched is None else _check_touched(touched, n_items)
+    untouched = ~touched
+    untouched[0] = False  # padding slots are not recommendations
+    if candidates == "trained":
+        item_mask = torch.as_tensor(trained_items)
+        n_candidates = int(trained_items.sum())
+    else:
+        item_mask, n_candidates = None, n_items
     device = _model_device(model)
     n_rows = len(eval_set)
     ranks = torch.empty(n_rows, dtype=torch.long)
@@ -199,45 +288,61 @@ def evaluate(
             seen_rows, seen_items = eval_set.seen_pairs(rows)
             targets = torch.as_tensor(eval_set.targets[rows], dtype=torch.long, device=scores.device)
             if protocol == "full":
-                batch_ranks = M.full_ranks(scores, targets, seen_rows, seen_items)
+                batch_ranks = M.full_ranks(scores, targets, seen_rows, seen_items, item_mask=item_mask)
             else:
                 batch_ranks = M.sampled_ranks(
                     scores, targets, n_sampled, by=sampled_by, item_counts=item_counts,
-                    seen_rows=seen_rows, seen_items=seen_items, generator=gen,
+                    seen_rows=seen_rows, seen_items=seen_items, generator=gen, item_mask=item_mask,
                 )
             ranks[rows] = batch_ranks.cpu()
-            lists[rows] = M.top_k_items(scores, max(ks), seen_rows, seen_items).cpu()
+            lists[rows] = M.top_k_items(scores, max(ks), seen_rows, seen_items, item_mask=item_mask).cpu()
     finally:
         if was_training is not None and callable(getattr(model, "train", None)):
             model.train(was_training)
 
     target_cohort = torch.as_tensor(cohorts[eval_set.targets], dtype=torch.long)
     masks = {name: target_cohort == code for code, name in enumerate(M.COHORT_NAMES)}
+    untrained_target = torch.as_tensor(~trained_items[eval_set.targets], dtype=torch.bool)
+    # Under "trained" an untrained target is a miss in every metric (not just ranked
+    # last, which would still earn it a reciprocal rank): `reachable` zeroes its row.
+    if candidates == "trained":
+        reachable = (~untrained_target).double()
+    else:
+        reachable = torch.ones(n_rows, dtype=torch.float64)
     result: dict = {}
     for k in ks:
-        result[f"hr@{k}"] = M.hit_rate_at_k(ranks, k)
-        result[f"ndcg@{k}"] = M.ndcg_at_k(ranks, k)
+        hits = M.hits_at_k(ranks, k) * reachable
+        gains = M.ndcg_gains_at_k(ranks, k) * reachable
+        result[f"hr@{k}"] = _masked_mean(hits)
+        result[f"ndcg@{k}"] = _masked_mean(gains)
         for name, mask in masks.items():
-            result[f"hr@{k}_{name}"] = M.hit_rate_at_k(ranks[mask], k)
-            result[f"ndcg@{k}_{name}"] = M.ndcg_at_k(ranks[mask], k)
+            result[f"hr@{k}_{name}"] = _masked_mean(hits, mask)
+            result[f"ndcg@{k}_{name}"] = _masked_mean(gains, mask)
         result[f"balance@{k}"] = M.balance(*(result[f"hr@{k}_{n}"] for n in M.COHORT_NAMES))
         topk = lists[:, :k]
         result[f"coverage@{k}"] = M.catalogue_coverage(topk, n_items)
         result[f"mean_pop@{k}"] = M.mean_popularity(topk, item_counts)
         result[f"tail_share@{k}"] = M.tail_share(topk, cohorts)
-    result["mrr"] = M.mrr(ranks)
+        listed = topk[topk > 0].numpy()
+        result[f"untouched_share@{k}"] = float(untouched[listed].mean()) if len(listed) else math.nan
+    result["mrr"] = _masked_mean(M.reciprocal_ranks(ranks) * reachable)
     result["balance"] = result[f"balance@{10 if 10 in ks else ks[0]}"]
     result["n_rows"] = n_rows
     for name, mask in masks.items():
         result[f"n_rows_{name}"] = int(mask.sum())
+    result["n_rows_untrained_target"] = int(untrained_target.sum())
+    result["untrained_target_share"] = _masked_mean(untrained_target.double())
+    result["n_candidates"] = n_candidates
+    result["candidates"] = candidates
     result["protocol"] = label
     return result
 
 
 def evaluate_frame(model, eval_set: EvalSet, train: Interactions, **kwargs) -> pd.DataFrame:
-    """:func:`evaluate` as a tidy long DataFrame with columns ``metric, value, protocol``.
+    """:func:`evaluate` as a tidy long DataFrame with columns ``metric, value, protocol, candidates``.
 
-    Takes the same keyword arguments as :func:`evaluate`.
+    Takes the same keyword arguments as :func:`evaluate`; its two labels (``protocol``
+    and ``candidates``) become columns, every other entry a row.
 
     Examples
     --------
@@ -249,16 +354,18 @@ def evaluate_frame(model, eval_set: EvalSet, train: Interactions, **kwargs) -> p
     ...     maxlen = None
     ...     def score_all(self, users, histories):
     ...         return torch.zeros(len(users), 4)
-    >>> frame = evaluate_frame(Constant(), test, train, ks=(1,))
+    >>> frame = evaluate_frame(Constant(), test, train, ks=(1,), candidates="all")
     >>> float(frame.set_index("metric").loc["hr@1", "value"])   # ties count against the target
     0.0
     """
     result = evaluate(model, eval_set, train, **kwargs)
     label = result.pop("protocol")
+    candidates = result.pop("candidates")
     return pd.DataFrame(
         {
             "metric": list(result),
             "value": [float(v) for v in result.values()],
             "protocol": label,
+            "candidates": candidates,
         }
     )

@@ -15,6 +15,14 @@ Everything here is a pure, vectorised function of score tensors and ranks:
 
 Ranks are 0-based: rank 0 means the target scored above every competing item.
 
+**Candidate items.** :func:`full_ranks`, :func:`sampled_ranks` and :func:`top_k_items`
+take an optional ``item_mask``, a boolean vector over ``0..n_items`` that is True for the
+items allowed to compete (e.g. the items with a training interaction). Items outside it
+are dropped from the comparison by mask, not by score, so no tie at any score (``-inf``
+included) can count one of them above or level with the target or put it in a top-K
+list. A target outside the mask is ranked last: its rank is the number of its
+competitors.
+
 **Ties.** A model that gives many items the same score must not be rewarded for it.
 With ``ties="pessimistic"`` (the default) every competitor whose score *equals* the
 target's counts as ranked above it, so a constant model ranks every target last. With
@@ -96,9 +104,29 @@ def _check_ties(ties: str) -> str:
     return ties
 
 
-def _candidate_mask(scores: torch.Tensor, targets: torch.Tensor, seen_rows, seen_items) -> torch.Tensor:
-    """Items that compete with the target: real, not seen, and not the target itself."""
+def _check_item_mask(item_mask, scores: torch.Tensor) -> torch.Tensor | None:
+    if item_mask is None:
+        return None
+    mask = torch.as_tensor(np.asarray(item_mask) if not torch.is_tensor(item_mask) else item_mask)
+    if mask.dtype != torch.bool:
+        raise RecnegError(
+            f"item_mask must be a boolean vector, got dtype {mask.dtype}; pass e.g. train.item_counts() > 0"
+        )
+    if mask.shape != (scores.shape[1],):
+        raise RecnegError(
+            f"item_mask has shape {tuple(mask.shape)} but scores has {scores.shape[1]} columns; "
+            "pass one flag per item id 0..n_items"
+        )
+    return mask.to(scores.device)
+
+
+def _candidate_mask(
+    scores: torch.Tensor, targets: torch.Tensor, seen_rows, seen_items, item_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Items that compete with the target: real, allowed by ``item_mask``, not seen, not the target."""
     m = torch.ones(scores.shape, dtype=torch.bool, device=scores.device)
+    if item_mask is not None:
+        m &= item_mask[None, :]
     m[:, 0] = False
     if (seen_rows is None) != (seen_items is None):
         raise RecnegError("pass both seen_rows and seen_items (EvalSet.seen_pairs) or neither")
@@ -134,6 +162,14 @@ def _rank_from_counts(greater: torch.Tensor, tied: torch.Tensor, ties: str, gene
     return greater + torch.minimum((u * (tied + 1)).long(), tied)
 
 
+def _last_if_not_candidate(ranks, targets, item_mask, n_competing) -> torch.Tensor:
+    # A target the mask rules out (e.g. never seen in training) cannot have been
+    # learned: it goes below every competitor, whatever its score.
+    if item_mask is None:
+        return ranks
+    return torch.where(item_mask[targets], ranks, n_competing)
+
+
 # -- ranks ------------------------------------------------------------------------------
 def full_ranks(
     scores,
@@ -143,6 +179,7 @@ def full_ranks(
     *,
     ties: str = "pessimistic",
     generator: torch.Generator | None = None,
+    item_mask=None,
 ) -> torch.Tensor:
     """0-based rank of each target among all items, seen items and padding filtered.
 
@@ -160,6 +197,9 @@ def full_ranks(
         How competitors with exactly the target's score count (see the module notes).
     generator : torch.Generator, optional
         Randomness for ``ties="random"``.
+    item_mask : bool array-like, shape (n_items + 1,), optional
+        Items allowed to compete (True); the others are never counted, whatever their
+        score. A target outside the mask gets the number of its competitors (last place).
 
     Returns
     -------
@@ -174,15 +214,19 @@ def full_ranks(
     [1]
     >>> full_ranks(scores, torch.tensor([3]), seen_rows=[0], seen_items=[1]).tolist()
     [0]
+    >>> full_ranks(scores, torch.tensor([3]), item_mask=[False, False, True, True, True]).tolist()
+    [0]
     """
     scores = _check_scores(scores)
     targets = _check_targets(targets, scores)
     ties = _check_ties(ties)
-    competing = _candidate_mask(scores, targets, seen_rows, seen_items)
+    item_mask = _check_item_mask(item_mask, scores)
+    competing = _candidate_mask(scores, targets, seen_rows, seen_items, item_mask)
     target_scores = scores.gather(1, targets[:, None])
     greater = ((scores > target_scores) & competing).sum(1)
     tied = ((scores == target_scores) & competing).sum(1)
-    return _rank_from_counts(greater, tied, ties, generator)
+    ranks = _rank_from_counts(greater, tied, ties, generator)
+    return _last_if_not_candidate(ranks, targets, item_mask, competing.sum(1))
 
 
 def sampled_ranks(
@@ -196,6 +240,7 @@ def sampled_ranks(
     *,
     ties: str = "pessimistic",
     generator: torch.Generator | None = None,
+    item_mask=None,
 ) -> torch.Tensor:
     """0-based rank of each target among ``n_negatives`` sampled, unseen items.
 
@@ -224,6 +269,9 @@ def sampled_ranks(
     ties : {"pessimistic", "random"}
     generator : torch.Generator, optional
         Randomness of the draws (and of random tie-breaking).
+    item_mask : bool array-like, shape (n_items + 1,), optional
+        Items that may be drawn as negatives (True). A target outside the mask gets
+        the number of negatives drawn for its row (last place).
 
     Returns
     -------
@@ -245,7 +293,8 @@ def sampled_ranks(
     targets = _check_targets(targets, scores)
     ties = _check_ties(ties)
     n_negatives = check_positive_int("n_negatives", n_negatives)
-    eligible = _candidate_mask(scores, targets, seen_rows, seen_items)
+    item_mask = _check_item_mask(item_mask, scores)
+    eligible = _candidate_mask(scores, targets, seen_rows, seen_items, item_mask)
     n_cols = scores.shape[1]
     if by == "uniform":
         log_w = torch.zeros(n_cols, dtype=torch.float64, device=scores.device)
@@ -276,7 +325,8 @@ def sampled_ranks(
     neg_scores = scores.gather(1, chosen)
     greater = ((neg_scores > target_scores) & drawn).sum(1)
     tied = ((neg_scores == target_scores) & drawn).sum(1)
-    return _rank_from_counts(greater, tied, ties, generator)
+    ranks = _rank_from_counts(greater, tied, ties, generator)
+    return _last_if_not_candidate(ranks, targets, item_mask, drawn.sum(1))
 
 
 # -- accuracy metrics -------------------------------------------------------------------
@@ -457,26 +507,45 @@ def balance(hr_head: float, hr_mid: float, hr_tail: float) -> float:
 
 
 # -- beyond accuracy --------------------------------------------------------------------
-def top_k_items(scores, k: int, seen_rows=None, seen_items=None) -> torch.LongTensor:
+def top_k_items(scores, k: int, seen_rows=None, seen_items=None, *, item_mask=None) -> torch.LongTensor:
     """The ``k`` highest-scoring unseen real items of each row, best first.
+
+    Parameters
+    ----------
+    scores : Tensor, shape (M, n_items + 1)
+    k : int
+    seen_rows, seen_items : array-like of int, optional
+        History pairs as in :func:`full_ranks`; those items are never listed.
+    item_mask : bool array-like, shape (n_items + 1,), optional
+        Items that may be listed (True); the others never are, whatever their score.
+
+    Returns
+    -------
+    LongTensor, shape (M, k)
+        Item ids, best first; a row with fewer than ``k`` listable items (or items the
+        model scores ``-inf``) is padded with 0.
 
     Examples
     --------
     >>> import torch
     >>> top_k_items(torch.tensor([[9.0, 0.1, 0.7, 0.4]]), 2, [0], [2]).tolist()
     [[3, 1]]
+    >>> top_k_items(torch.tensor([[9.0, 0.1, 0.7, 0.4]]), 2, item_mask=[False, True, False, True]).tolist()
+    [[3, 1]]
     """
     scores = _check_scores(scores)
     k = check_positive_int("k", k)
     if k > scores.shape[1] - 1:
         raise RecnegError(f"k={k} exceeds the {scores.shape[1] - 1} items; pass a smaller k")
+    item_mask = _check_item_mask(item_mask, scores)
     # Padding as a stand-in target: it is excluded anyway, so every real item is allowed.
     padding = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
-    allowed = _candidate_mask(scores, padding, seen_rows, seen_items)
+    allowed = _candidate_mask(scores, padding, seen_rows, seen_items, item_mask)
     masked = scores.masked_fill(~allowed, -math.inf)
     values, items = masked.topk(k, dim=1)
-    # A row that has seen nearly everything has fewer than k candidates: pad with 0.
-    return items.masked_fill(values == -math.inf, 0)
+    # A row with fewer than k candidates is padded with 0. Checking the mask, not just
+    # the value, keeps a disallowed item out even where topk picks it among -inf ties.
+    return items.masked_fill((values == -math.inf) | ~allowed.gather(1, items), 0)
 
 
 def _topk(topk_items) -> np.ndarray:

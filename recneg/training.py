@@ -13,6 +13,15 @@ For every batch the sampler draws ``num_negatives`` negatives (shared by a whole
 sequence, or per position with ``per_position=True``); a sampler that ``needs_scorer``
 gets a no-grad scorer over the batch's already computed hidden states. ``loss="ce"``
 trains with the full softmax and no sampler.
+
+**Touched items.** The trainer records which items receive a gradient signal as an
+*output* item: every batch's positive targets and drawn negatives (with ``"ce"``, every
+item). An item that is never touched keeps the output score its initialisation gave it,
+so it must not be recommended on the strength of that score; validation and test
+evaluation receive the record (``evaluate(..., touched=...)``) and report
+``untouched_share@K``. For a sequential model the first item of each training
+sequence is only an input, never a target, so an item can have training interactions
+and still be untouched.
 """
 
 from __future__ import annotations
@@ -203,6 +212,20 @@ class TrainResult:
     train_seconds : float
         Wall time of the whole ``fit`` before the test evaluation.
     config : TrainConfig
+    touched_items : numpy.ndarray of bool, shape (n_items + 1,)
+        Items that received a gradient signal as a positive target or a drawn negative
+        (all real items with ``loss="ce"``) up to the restored checkpoint; entry 0
+        (padding) is False. Passed to the validation and test evaluations as
+        ``touched``.
+    epochs_trained : int
+        Epochs begun, including one cut short by the time budget.
+    still_improving : bool
+        True when training was stopped by the epoch cap or the time budget while
+        validation was still improving: the run did not end by patience, and the
+        best validation lies within the last ``patience`` validations (with
+        ``patience=None``: the last validation was the best). False when early
+        stopping ended the run, and when there were no validation rows (no evidence
+        either way).
     """
 
     model: torch.nn.Module
@@ -213,6 +236,9 @@ class TrainResult:
     stop_reason: str
     train_seconds: float
     config: TrainConfig = field(repr=False)
+    touched_items: np.ndarray = field(default=None, repr=False)
+    epochs_trained: int = 0
+    still_improving: bool = False
 
 
 def sequence_matrix(train: Interactions, maxlen: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -353,12 +379,16 @@ class Trainer:
         mask = targets_dev != 0
         n_positions = int(mask.sum())
         if cfg.loss == "ce":
+            self._touched[1:] = True  # the full softmax has a gradient for every item
             logits = model.item_scores(hidden[mask])
             return L.full_ce_loss(logits, targets_dev[mask]), n_positions * (model.n_items - 1)
 
         scorer = model.scorer_from_hidden(hidden) if self.sampler.needs_scorer else None
         sample = self.sampler.sample(users, targets, cfg.num_negatives, per_position=cfg.per_position,
                                      scorer=scorer, generator=gen)
+        self._touched[targets.reshape(-1)] = True
+        self._touched[sample.items.reshape(-1).to(self._touched.device)] = True
+        self._touched[0] = False  # padding targets set it above; padding is not an item
         negatives = sample.items.to(device)
         pos_logits = model.score_items(hidden, targets_dev[..., None])[..., 0]
         neg_logits = model.score_items(hidden, negatives)
@@ -382,7 +412,7 @@ class Trainer:
     # -- validation ---------------------------------------------------------------------------
     def _validate(self, split: Split) -> dict:
         return evaluate(self.model, split.valid, split.train, ks=self.config.ks,
-                        batch_size=self.config.eval_batch_size)
+                        batch_size=self.config.eval_batch_size, touched=self._touched)
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, split: Split) -> TrainResult:
@@ -412,6 +442,8 @@ class Trainer:
         if self.sampler is not None and getattr(self.sampler, "train_", None) is not split.train:
             self.sampler.fit(split.train)
         self._prepare(split)
+        self._touched = torch.zeros(split.n_items + 1, dtype=torch.bool)
+        best_touched = self._touched.clone()
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
                                      weight_decay=cfg.weight_decay)
@@ -451,11 +483,12 @@ class Trainer:
             if has_valid and (epoch % cfg.eval_every == 0 or last):
                 valid = self._validate(split)
                 row.update({f"valid_{k}": float(v) for k, v in valid.items()
-                            if isinstance(v, (int, float)) and not k.startswith("n_rows")})
+                            if isinstance(v, (int, float)) and not k.startswith("n_")})
                 value = float(valid[metric])
                 if value > best_value:
                     best_value, best_epoch, best_valid, stale = value, epoch, valid, 0
                     best_state = copy.deepcopy(model.state_dict())
+                    best_touched = self._touched.clone()
                 else:
                     stale += 1
             elif not has_valid:
@@ -476,13 +509,26 @@ class Trainer:
         train_seconds = time.perf_counter() - began
         if best_state is not None:
             model.load_state_dict(best_state)
+            touched = best_touched
+        else:
+            # No checkpoint was restored: the model is the last one.
+            touched = self._touched
+        # Not stopped by patience and the best validation is among the last `patience`
+        # ones (stale counts validations since the best): early stopping never judged
+        # the run converged. Without patience, only a best last validation counts.
+        window = cfg.patience if cfg.patience is not None else 1
+        still_improving = bool(has_valid and best_state is not None and stop_reason != "patience"
+                               and stale < window)
         model.eval()
-        test = evaluate(model, split.test, split.train, ks=cfg.ks, batch_size=cfg.eval_batch_size) if len(split.test) else {}
+        test = evaluate(model, split.test, split.train, ks=cfg.ks, batch_size=cfg.eval_batch_size,
+                        touched=touched) if len(split.test) else {}
         columns = ["epoch", "train_loss", "seconds", "eval_seconds", "elapsed_seconds", "negatives_per_s"]
         history = pd.DataFrame(rows)
         history = history[columns + [c for c in history.columns if c not in columns]]
         return TrainResult(model=model, history=history, best_epoch=best_epoch, valid=best_valid,
-                           test=test, stop_reason=stop_reason, train_seconds=train_seconds, config=cfg)
+                           test=test, stop_reason=stop_reason, train_seconds=train_seconds, config=cfg,
+                           touched_items=touched.numpy().copy(), epochs_trained=len(rows),
+                           still_improving=still_improving)
 
     def __repr__(self) -> str:
         return f"Trainer(model={type(self.model).__name__}, sampler={self.sampler!r}, config={asdict(self.config)})"

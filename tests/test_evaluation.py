@@ -144,11 +144,13 @@ class RandomModel:
 
 def test_sampled_protocol_is_labelled_and_optimistic():
     train, test = _random_world()
-    full = evaluate(RandomModel(300, 0), test, train, ks=(10,))
+    # The whole catalogue: the expected hit rates below count every item.
+    full = evaluate(RandomModel(300, 0), test, train, ks=(10,), candidates="all")
     sampled = evaluate(RandomModel(300, 0), test, train, ks=(10,), protocol="sampled",
-                       n_sampled=50, random_state=1)
+                       n_sampled=50, random_state=1, candidates="all")
     assert sampled["protocol"] == "sampled-uniform-50"
-    pop = evaluate(RandomModel(300, 0), test, train, protocol="sampled", sampled_by="popularity")
+    pop = evaluate(RandomModel(300, 0), test, train, protocol="sampled", sampled_by="popularity",
+                   candidates="all")
     assert pop["protocol"] == "sampled-popularity-100"
     # Same scores: every sampled rank is <= the full one, so sampled HR@10 >= full HR@10.
     assert sampled["hr@10"] >= full["hr@10"]
@@ -179,8 +181,8 @@ def test_cohorts_come_from_training_counts_only():
 
 def test_evaluate_frame_is_tidy():
     frame = evaluate_frame(TableModel(TABLE), TEST, TRAIN, ks=(1, 3))
-    assert list(frame.columns) == ["metric", "value", "protocol"]
-    assert set(frame["protocol"]) == {"full"}
+    assert list(frame.columns) == ["metric", "value", "protocol", "candidates"]
+    assert set(frame["protocol"]) == {"full"} and set(frame["candidates"]) == {"trained"}
     assert frame.set_index("metric").loc["hr@3", "value"] == pytest.approx(0.75)
     assert pd.api.types.is_float_dtype(frame["value"])
 
@@ -213,3 +215,146 @@ def test_bad_model_or_data_raise():
         evaluate(TableModel(TABLE), other, TRAIN, ks=(3,))
     with pytest.raises(RecnegError, match="maxlen"):
         evaluate(TableModel(TABLE, maxlen=0), TEST, TRAIN, ks=(3,))
+
+
+# -- candidate items (issue #9) ---------------------------------------------------------
+# Items 1..5 have training interactions, items 6, 7, 8 none. The model scores by item
+# id, so the three untrained items score highest: under candidates="all" they fill
+# every top-3 list, as untouched items did in the degenerate published runs.
+SPARSE_TRAIN = Interactions(
+    users=np.array([0, 0, 1, 1, 2, 2]), items=np.array([1, 2, 3, 4, 5, 1]),
+    timestamps=np.arange(6), n_users=3, n_items=8,
+)
+# Rows: user 0 target 5 (history [1]), user 1 target 7 (untrained, history []),
+#       user 2 target 3 (history [5]).
+SPARSE_TEST = EvalSet(
+    users=np.array([0, 1, 2]), targets=np.array([5, 7, 3]),
+    history_indptr=np.array([0, 1, 1, 2]), history_items=np.array([1, 5]), n_items=8,
+)
+
+
+class ByItemId:
+    maxlen = None
+
+    def score_all(self, users, histories):
+        return torch.arange(9.0).repeat(len(users), 1)
+
+
+def test_untrained_items_fill_the_lists_under_all_and_never_under_trained():
+    every = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 3), candidates="all")
+    trained = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 3))
+    # Whole catalogue: every list is [8, 7, 6] (user 1 has seen nothing; 7 is its target
+    # but still listed), all slots untrained items.
+    assert every["untouched_share@3"] == 1.0 and every["coverage@3"] == pytest.approx(3 / 8)
+    assert every["mean_pop@3"] == 0.0
+    assert (every["n_candidates"], every["candidates"]) == (8, "all")
+    # Trained only: lists are [5, 4, 3] for users 0 ([1] seen) and 1, and [4, 3, 2] for
+    # user 2 ([5] seen): no untrained item, coverage {2, 3, 4, 5}, each with count 1.
+    assert trained["untouched_share@3"] == 0.0
+    assert trained["coverage@3"] == pytest.approx(4 / 8)
+    assert trained["mean_pop@3"] == pytest.approx(1.0)
+    assert (trained["n_candidates"], trained["candidates"]) == (5, "trained")
+
+
+def test_top_k_lists_never_hold_untrained_items_whatever_their_scores():
+    seen = []
+
+    class Recorder(ByItemId):
+        def score_all(self, users, histories):
+            scores = torch.rand(len(users), 9, generator=gen) * 10
+            scores[:, 6:] = 1e9  # untrained items always highest
+            seen.append(scores)
+            return scores
+
+    gen = torch.Generator().manual_seed(0)
+    r = evaluate(Recorder(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 3, 5))
+    assert r["untouched_share@5"] == 0.0 and r["untouched_share@1"] == 0.0
+    r_all = evaluate(Recorder(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 3, 5), candidates="all")
+    assert r_all["untouched_share@3"] == 1.0
+
+
+def test_a_target_never_seen_in_training_is_a_miss_in_every_metric():
+    # Ranks under "trained": user 0 target 5 -> rank 0 (5 is the best trained item, 1
+    # seen); user 1 target 7 -> miss; user 2 target 3 -> rank 1 (4 above, 5 seen).
+    r = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 3, 8))
+    assert r["hr@1"] == pytest.approx(1 / 3)
+    # Even at K = n_items the untrained target does not count: it stays a miss.
+    assert r["hr@8"] == pytest.approx(2 / 3) and r["hr@3"] == pytest.approx(2 / 3)
+    assert r["ndcg@3"] == pytest.approx((1 + 1 / math.log2(3)) / 3)
+    assert r["mrr"] == pytest.approx((1 + 1 / 2 + 0) / 3)  # reciprocal rank 0, not 1/(n+1)
+    assert r["n_rows"] == 3  # the row stays in the denominator
+    assert r["n_rows_untrained_target"] == 1
+    assert r["untrained_target_share"] == pytest.approx(1 / 3)
+    # The whole catalogue ranks it as usual: item 8 above 7 -> rank 1, a hit at 3.
+    every = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(3,), candidates="all")
+    assert every["n_rows_untrained_target"] == 1
+    # user 0: 8, 7, 6 above 5 -> rank 3 (miss@3); user 1: rank 1; user 2: 4..8 above, 5 seen -> 4.
+    assert every["hr@3"] == pytest.approx(1 / 3)
+    assert every["mrr"] == pytest.approx((1 / 4 + 1 / 2 + 1 / 5) / 3)
+
+
+def test_untrained_target_is_a_miss_under_the_sampled_protocol_too():
+    r = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1,), protocol="sampled", n_sampled=50)
+    # 50 negatives > candidates: every trained unseen item is drawn, so sampled = full.
+    full = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1,))
+    assert r["mrr"] == pytest.approx(full["mrr"]) and r["hr@1"] == pytest.approx(1 / 3)
+    every = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1,), protocol="sampled",
+                     n_sampled=50, candidates="all")
+    assert every["mrr"] == pytest.approx((1 / 4 + 1 / 2 + 1 / 5) / 3)
+
+
+def test_ties_with_untrained_items_never_count_against_the_target():
+    class TiedWithUntrained:
+        maxlen = None
+
+        def score_all(self, users, histories):
+            # Target scores tie with every untrained item; trained competitors are lower.
+            scores = torch.zeros(len(users), 9)
+            scores[:, 6:] = float("-inf")
+            scores[:, [5, 3]] = float("-inf")  # user 0's and user 2's targets, also -inf
+            return scores
+
+    r = evaluate(TiedWithUntrained(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 5))
+    # Only trained unseen competitors (all at 0 > -inf) count: user 0 has 2, 3, 4 -> rank 3;
+    # user 2 has 1, 2, 4 -> rank 3. The -inf untrained items are never level with them.
+    assert r["hr@5"] == pytest.approx(2 / 3) and r["hr@1"] == 0.0
+    assert r["mrr"] == pytest.approx((1 / 4 + 0 + 1 / 4) / 3)
+    # Under "all" the pessimistic rule counts the three tied untrained items as well.
+    every = evaluate(TiedWithUntrained(), SPARSE_TEST, SPARSE_TRAIN, ks=(5,), candidates="all")
+    assert every["hr@5"] == pytest.approx(0.0)
+
+
+def test_touched_marks_untouched_items_in_the_lists():
+    touched = np.ones(9, dtype=bool)
+    touched[[4, 5]] = False  # trained, but never a target or negative of this fit
+    r = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(1, 3), touched=touched)
+    # Lists [5, 4, 3], [5, 4, 3], [4, 3, 2] (a target may be listed; seen items not):
+    # slots with 4 or 5: 2 + 2 + 1 of 9.
+    assert r["untouched_share@3"] == pytest.approx(5 / 9)
+    assert r["untouched_share@1"] == pytest.approx(1.0)
+    as_tensor = evaluate(ByItemId(), SPARSE_TEST, SPARSE_TRAIN, ks=(3,), touched=torch.as_tensor(touched))
+    assert as_tensor["untouched_share@3"] == r["untouched_share@3"]
+
+
+def test_default_equals_all_when_every_item_is_trained():
+    a = evaluate(TableModel(TABLE), TEST, TRAIN, ks=(1, 3))
+    b = evaluate(TableModel(TABLE), TEST, TRAIN, ks=(1, 3), candidates="all")
+    for key in a:
+        if key != "candidates":
+            assert a[key] == pytest.approx(b[key]), key
+    assert a["n_rows_untrained_target"] == 0 and a["untouched_share@3"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"candidates": "popular"}, "candidates must be"),
+        ({"candidates": None}, "candidates must be"),
+        ({"touched": np.ones(5, dtype=bool)}, r"touched has shape \(5,\), expected \(7,\)"),
+        ({"touched": np.ones(7)}, "touched must be a boolean array"),
+    ],
+)
+def test_bad_candidates_or_touched_raise_one_line_errors(kwargs, message):
+    with pytest.raises(RecnegError, match=message) as info:
+        evaluate(TableModel(TABLE), TEST, TRAIN, ks=(3,), **kwargs)
+    assert "\n" not in str(info.value)

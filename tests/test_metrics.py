@@ -255,3 +255,89 @@ def test_coverage_popularity_and_tail_share_hand_values():
     assert M.tail_share(lists, cohorts) == pytest.approx(2 / 5)
     with pytest.raises(RecnegError, match="exceeds n_items"):
         M.catalogue_coverage([[7]], n_items=5)
+
+
+# -- item masks (candidate items) ----------------------------------------------------------
+# TOY order by score: 2 (0.9), 4 (0.7), 1 (0.5), 5 (0.3), 3 (0.1). Mask out items 2 and 4.
+MASK = torch.tensor([False, True, False, True, False, True])
+
+
+def test_full_ranks_with_item_mask_hand_values():
+    ranks = M.full_ranks(toy(3), torch.tensor([1, 5, 3]), item_mask=MASK)
+    assert ranks.tolist() == [0, 1, 2]  # among the allowed 1, 5, 3 only
+    # A target outside the mask is ranked last among its competitors (1, 3, 5 -> 3),
+    # even though item 2 scores highest of all.
+    assert M.full_ranks(toy(1), torch.tensor([2]), item_mask=MASK).tolist() == [3]
+    # With seen items removed too: row 0 saw item 1, so target 2 has competitors 3, 5.
+    assert M.full_ranks(toy(1), torch.tensor([2]), [0], [1], item_mask=MASK).tolist() == [2]
+    # Numpy masks work the same.
+    assert M.full_ranks(toy(1), torch.tensor([5]), item_mask=MASK.numpy()).tolist() == [1]
+
+
+def test_masked_items_never_tie_with_the_target_even_at_minus_infinity():
+    inf = float("inf")
+    scores = torch.tensor([[0.0, -inf, 1.0, -inf, 1.0, -inf, -inf]])
+    mask = torch.tensor([False, True, False, True, False, False, False])
+    # Target 1 at -inf: the masked items 2, 4 (above) and 5, 6 (tied at -inf) never
+    # count; the only competitor is item 3, tied at -inf -> pessimistic rank 1.
+    assert M.full_ranks(scores, torch.tensor([1]), item_mask=mask).tolist() == [1]
+    ranks = M.full_ranks(scores.repeat(200, 1), torch.ones(200, dtype=torch.long), item_mask=mask,
+                         ties="random", generator=torch.Generator().manual_seed(0))
+    assert set(ranks.tolist()) == {0, 1}
+    # A constant model with a mask: ranked last among the allowed items only.
+    const = M.full_ranks(torch.zeros(1, 7), torch.tensor([1]), item_mask=mask)
+    assert const.tolist() == [1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([-math.inf, 0.0, 1.0, 2.0]), min_size=8, max_size=8),
+    st.lists(st.booleans(), min_size=7, max_size=7),
+    st.integers(1, 7),
+)
+def test_masking_equals_dropping_the_columns(values, allowed, target):
+    # Reference: delete the masked columns and rank in what is left.
+    scores = torch.tensor([values])
+    mask = torch.tensor([False] + allowed)
+    masked_rank = int(M.full_ranks(scores, torch.tensor([target]), item_mask=mask))
+    if not mask[target]:
+        assert masked_rank == int(mask.sum())
+        return
+    keep = torch.cat([torch.tensor([0]), mask.nonzero().reshape(-1)])
+    new_target = int((keep == target).nonzero())
+    reference = int(M.full_ranks(scores[:, keep], torch.tensor([new_target])))
+    assert masked_rank == reference
+
+
+def test_top_k_items_never_list_masked_items():
+    items = M.top_k_items(toy(1), 3, item_mask=MASK)
+    assert items.tolist() == [[1, 5, 3]]
+    # Fewer allowed items than k: padded with 0, never filled with a masked item.
+    items = M.top_k_items(toy(1), 4, [0], [5], item_mask=MASK)
+    assert items.tolist() == [[1, 3, 0, 0]]
+    # All scores -inf: topk picks among ties, but no masked item may come through.
+    items = M.top_k_items(torch.full((2, 6), -math.inf), 5, item_mask=MASK)
+    assert items.tolist() == [[0] * 5] * 2
+    without_mask = M.top_k_items(toy(1), 2)
+    assert without_mask.tolist() == [[2, 4]]  # the masked items would lead otherwise
+
+
+def test_sampled_ranks_never_draw_masked_items():
+    # Masked items 2 and 4 score above every target; drawn, they would raise the rank.
+    gen = torch.Generator().manual_seed(0)
+    ranks = M.sampled_ranks(toy(200), torch.full((200,), 1), 2, item_mask=MASK, generator=gen)
+    assert ranks.max() == 0  # only 5 and 3 can be drawn, both below target 1
+    assert M.sampled_ranks(toy(50), torch.full((50,), 1), 2, generator=gen).max() > 0
+    # A target outside the mask: last among the drawn negatives.
+    ranks = M.sampled_ranks(toy(20), torch.full((20,), 2), 2, item_mask=MASK, generator=gen)
+    assert ranks.tolist() == [2] * 20
+
+
+def test_item_mask_is_validated():
+    with pytest.raises(RecnegError, match="item_mask has shape") as info:
+        M.full_ranks(toy(1), torch.tensor([1]), item_mask=MASK[:4])
+    assert "\n" not in str(info.value)
+    with pytest.raises(RecnegError, match="boolean"):
+        M.top_k_items(toy(1), 2, item_mask=[0, 1, 1, 1, 1, 1])
+    with pytest.raises(RecnegError, match="item_mask"):
+        M.sampled_ranks(toy(1), torch.tensor([1]), 2, item_mask=np.ones(6))

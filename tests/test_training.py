@@ -9,7 +9,7 @@ from recneg.data import Interactions, SyntheticWorld, leave_one_out
 from recneg.evaluation import evaluate
 from recneg.experiment import RESULT_COLUMNS, compare_samplers, run_experiment
 from recneg.models import BPRMF, MostPopular, SASRec
-from recneg.samplers import NegativeSample, NegativeSampler, UniformSampler, make_sampler
+from recneg.samplers import NegativeSample, NegativeSampler, PopularitySampler, UniformSampler, make_sampler
 from recneg.samplers.base import output_shape
 from recneg.training import TrainConfig, Trainer, sequence_matrix
 
@@ -198,6 +198,8 @@ def test_time_budget_stops_training(small_split):
     model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
     result = Trainer(model, None, quiet(epochs=50, loss="ce", max_train_seconds=1e-6, batch_size=16)).fit(small_split)
     assert result.stop_reason == "time budget" and len(result.history) == 1
+    # One validation, the best so far: cut off while still improving.
+    assert result.epochs_trained == 1 and result.best_epoch == 1 and result.still_improving
 
 
 # -- quality and early stopping ---------------------------------------------------------------------
@@ -231,9 +233,116 @@ def test_early_stopping_restores_the_best_checkpoint(small_split):
     best_row = history["valid_ndcg@10"].idxmax()
     assert result.best_epoch == history.epoch[best_row] < history.epoch.iloc[-1]
     assert len(history) == result.best_epoch + 3
+    assert result.epochs_trained == len(history) and not result.still_improving
     restored = evaluate(result.model, small_split.valid, small_split.train)
     assert restored["ndcg@10"] == pytest.approx(history["valid_ndcg@10"].max(), abs=1e-12)
     assert result.valid["ndcg@10"] == pytest.approx(restored["ndcg@10"], abs=1e-12)
+
+
+# -- touched items, epochs trained, still improving ----------------------------------------------
+class FirstItemsOnly(NegativeSampler):
+    """Draws negatives uniformly from items 1..m only: the others are never negatives."""
+
+    family = "static"
+
+    def __init__(self, m=5, **kwargs):
+        super().__init__(exclude_positives=False, **kwargs)
+        self.m = m
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator):
+        items = torch.randint(1, self.m + 1, output_shape(positives, k, per_position), generator=generator)
+        return NegativeSample(items, torch.full(items.shape, -float(np.log(self.m))))
+
+
+@pytest.fixture(scope="module")
+def padded_split():
+    """small_split's log with 40 more items that have no interaction at all."""
+    log = SyntheticWorld(n_users=150, n_items=60, random_state=1).generate()
+    wider = Interactions(log.users, log.items, log.timestamps, n_users=log.n_users,
+                         n_items=log.n_items + 40, name="padded")
+    return leave_one_out(wider)
+
+
+@pytest.mark.parametrize("sampler", [FirstItemsOnly(m=5, random_state=0),
+                                     PopularitySampler(alpha=1.0, random_state=0)])
+def test_mf_touches_positives_and_drawn_negatives_only(padded_split, sampler):
+    split = padded_split
+    model = BPRMF(split.n_users, split.n_items, dim=8, random_state=0)
+    result = Trainer(model, sampler, quiet(epochs=1, loss="bpr", batch_size=256, num_negatives=2)).fit(split)
+    touched = result.touched_items
+    assert touched.dtype == np.bool_ and touched.shape == (split.n_items + 1,) and not touched[0]
+    counts = split.train.item_counts()
+    # MF: every training interaction is a positive target, so trained == touched ...
+    assert touched[counts > 0].all()
+    # ... and neither sampler can ever draw the 40 items without interactions.
+    assert not touched[61:].any()
+    expected = counts > 0
+    if isinstance(sampler, FirstItemsOnly):
+        expected[1:6] = True
+    assert np.array_equal(touched, expected)
+    # Their random initial scores reach the top-10 once they are candidates.
+    every = evaluate(result.model, split.test, split.train, candidates="all", touched=touched)
+    assert every["untouched_share@10"] > 0
+    assert result.test["untouched_share@10"] == 0.0 and result.test["candidates"] == "trained"
+    assert "untouched_share@10" in result.valid
+
+
+def test_sasrec_first_items_are_trained_but_can_stay_untouched(padded_split):
+    split = padded_split
+    model = SASRec(split.n_items, hidden=8, maxlen=200, random_state=0)
+    result = Trainer(model, FirstItemsOnly(m=5, random_state=0),
+                     quiet(epochs=1, batch_size=64, num_negatives=2)).fit(split)
+    _, _, targets, _ = sequence_matrix(split.train, 200)
+    expected = np.zeros(split.n_items + 1, dtype=bool)
+    expected[targets[targets > 0].numpy()] = True
+    expected[1:6] = True
+    assert np.array_equal(result.touched_items, expected)
+    # Some item occurs only first in its user's sequence: trained, yet never touched.
+    assert ((split.train.item_counts() > 0) & ~result.touched_items).any()
+    # The test evaluation got the record: it equals a fresh evaluation with it.
+    again = evaluate(result.model, split.test, split.train, touched=result.touched_items)
+    assert result.test["untouched_share@10"] == again["untouched_share@10"]
+
+
+def test_full_softmax_touches_every_item(padded_split):
+    model = SASRec(padded_split.n_items, hidden=8, maxlen=10, random_state=0)
+    result = Trainer(model, None, quiet(epochs=1, loss="ce", batch_size=64)).fit(padded_split)
+    assert result.touched_items[1:].all() and not result.touched_items[0]
+    every = evaluate(result.model, padded_split.test, padded_split.train, candidates="all",
+                     touched=result.touched_items)
+    assert every["untouched_share@10"] == 0.0
+
+
+class ScriptedValidation(Trainer):
+    """Validation returns the next value of a script instead of evaluating."""
+
+    def __init__(self, values, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.values = list(values)
+
+    def _validate(self, split):
+        return {"ndcg@10": self.values.pop(0)}
+
+
+@pytest.mark.parametrize(
+    "values, epochs, patience, stop_reason, best_epoch, still_improving",
+    [
+        ([0.1, 0.2, 0.3], 3, None, "epochs", 3, True),           # last validation best
+        ([0.1, 0.3, 0.2], 3, None, "epochs", 2, False),          # no patience: best before the end
+        ([0.1, 0.3, 0.2, 0.25], 4, 3, "epochs", 2, True),        # best within the last 3
+        ([0.3, 0.2, 0.1, 0.0], 4, 3, "patience", 1, False),      # early stopping decided
+        ([0.1, 0.3, 0.2, 0.2], 4, 2, "patience", 2, False),
+    ],
+)
+def test_still_improving_and_epochs_trained(small_split, values, epochs, patience, stop_reason,
+                                            best_epoch, still_improving):
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=4, random_state=0)
+    trainer = ScriptedValidation(values, model, UniformSampler(random_state=0),
+                                 quiet(epochs=epochs, patience=patience, loss="bpr", batch_size=1024))
+    result = trainer.fit(small_split)
+    assert (result.stop_reason, result.best_epoch) == (stop_reason, best_epoch)
+    assert result.still_improving is still_improving
+    assert result.epochs_trained == len(result.history) == len(values)
 
 
 # -- experiments ------------------------------------------------------------------------------------
