@@ -6,6 +6,7 @@ Subcommands (``recneg COMMAND --help`` lists every option)::
     recneg inspect NAME             statistics, popularity cohorts and split sizes
     recneg train                    train one model with one sampler, print its metrics
     recneg compare                  several samplers x seeds -> tidy CSV + cohort plot
+    recneg experiment               run, resume and verify experiment grids (experiments/*.toml)
 
 Every default works offline: the default dataset is the synthetic world, sized so that
 ``recneg compare`` finishes in a minute or two on two CPU cores.
@@ -40,6 +41,7 @@ import pandas as pd
 
 from . import __version__
 from ._errors import RecnegError
+from .experiment_cli import add_experiment_command
 
 __all__ = ["main", "build_parser", "COMMANDS", "EXTENSIONS", "atomic_output"]
 
@@ -582,7 +584,7 @@ def _run_compare(args) -> int:
 
 # -- parser and entry point -------------------------------------------------------------
 COMMANDS: list[Callable] = [add_datasets_command, add_inspect_command, add_train_command,
-                            add_compare_command]
+                            add_compare_command, add_experiment_command]
 
 
 def _extensions(subparsers) -> None:

@@ -175,7 +175,7 @@ def run_experiment(
         if metrics is None:
             metrics = evaluate(built, split.test, split.train, ks=ks, protocol=protocol,
                                n_sampled=n_sampled, random_state=seed)
-        values = {k: float(v) for k, v in metrics.items() if k != "protocol"}
+        values = {k: float(v) for k, v in metrics.items() if k not in ("protocol", "candidates")}
         frames.append(pd.DataFrame({
             "dataset": split.train.name,
             "split": split.protocol,

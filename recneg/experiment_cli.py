@@ -1,0 +1,88 @@
+"""``recneg experiment``: run, resume, inspect and verify experiment grids.
+
+::
+
+    recneg experiment run experiments/<name>.toml [--device cuda] [--threads 1] [--max-cells N]
+    recneg experiment plan experiments/<name>.toml       # the cells, and how many are done
+    recneg experiment verify results/<name>.csv --cells 2
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._errors import RecnegError
+
+__all__ = ["add_experiment_command"]
+
+
+def add_experiment_command(subparsers) -> None:
+    p = subparsers.add_parser("experiment", help="run, resume and verify experiment grids (experiments/*.toml)",
+                              description=__doc__.split("\n\n")[0])
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(p))
+    run = actions.add_parser("run", help="run or resume a grid; writes results/<name>.csv and .json")
+    run.add_argument("grid", help="experiments/<name>.toml")
+    run.add_argument("--results-dir", default=None, help="default: results/ at the repository root")
+    run.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    run.add_argument("--threads", type=int, default=None, help="torch threads per run")
+    run.add_argument("--max-cells", type=int, default=None, help="stop after this many new cells")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+    plan = actions.add_parser("plan", help="list a grid's cells and how many have finished")
+    plan.add_argument("grid", help="experiments/<name>.toml")
+    plan.add_argument("--results-dir", default=None)
+    plan.set_defaults(handler=_plan)
+    check = actions.add_parser("verify", help="re-run random cells and compare with the stored numbers")
+    check.add_argument("results", help="results/<name>.csv")
+    check.add_argument("--cells", type=int, default=2, help="cells to re-run (default 2)")
+    check.add_argument("--seed", type=int, default=0, help="which cells are picked")
+    check.add_argument("--tolerance", type=float, default=1e-6, help="largest absolute difference that agrees")
+    check.add_argument("--device", default=None)
+    check.set_defaults(handler=_verify)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import run_grid
+
+    provenance = run_grid(args.grid, results_dir=args.results_dir, device=args.device, threads=args.threads,
+                          max_cells=args.max_cells, progress=not args.no_progress)
+    done = provenance["final_cells"]
+    state = "complete" if provenance["complete"] else "incomplete: run the same command to resume"
+    print(f"{provenance['grid']}: {done['done']} of {done['total']} final cells ({state}); "
+          f"{provenance['compute']['cell_wall_seconds'] / 3600:.2f} h of run time; "
+          f"flagged runs: {sum(bool(c['flags']) for c in provenance['cells'])}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .grid import load_grid
+    from .runner import _ROOT, Journal, choose_parameters
+
+    grid = load_grid(args.grid)
+    folder = Path(args.results_dir) if args.results_dir else _ROOT / "results"
+    records = Journal(folder / f"{grid.name}.cells.jsonl").read()
+    tuning = grid.tuning_cells()
+    chosen, _ = choose_parameters(grid, records)
+    print(f"{grid.name} (config {grid.config_hash}): {len(grid.settings)} setting(s) x {len(grid.arms)} arm(s) "
+          f"x {len(grid.losses)} loss(es) x {len(grid.seeds)} seed(s)")
+    print(f"tuning cells: {sum(c.key in records for c in tuning)} of {len(tuning)} done")
+    final = grid.final_cells(chosen)
+    print(f"final cells: {sum(c.key in records for c in final)} of {grid.n_final_cells()} done "
+          f"({grid.n_final_cells() - len(final)} wait for tuning)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .runner import verify
+
+    if not args.tolerance >= 0:
+        raise RecnegError(f"--tolerance must be >= 0, got {args.tolerance}")
+    table = verify(args.results, cells=args.cells, random_state=args.seed, tolerance=args.tolerance,
+                   device=args.device)
+    with_width = table.to_string(index=False, float_format=lambda v: f"{v:.6f}")
+    print(with_width)
+    agree = int(table.agree.sum())
+    print(f"{agree} of {len(table)} re-run values agree within {args.tolerance:g}")
+    return 0 if agree == len(table) else 1

@@ -1,0 +1,300 @@
+"""Experiment grids declared in TOML files (``experiments/<name>.toml``).
+
+A grid names the data *settings* (dataset, split, optional user sample), one model, the
+training budget, the *arms* (a sampler with its parameters and, optionally, a small
+hyper-parameter grid to tune on validation), the *losses* every arm is crossed with, and
+the seeds. :func:`load_grid` reads and validates a file; :meth:`Grid.tuning_cells` and
+:meth:`Grid.final_cells` list the training runs ("cells") that
+:func:`recneg.runner.run_grid` executes. A cell's ``key`` hashes everything that
+determines its result, so a cell whose configuration did not change is never re-run.
+
+A minimal file::
+
+    name = "example"
+    seeds = [0, 1, 2, 3, 4]
+    tune_seeds = [0]
+
+    [model]
+    name = "sasrec"
+    hidden = 50
+    maxlen = 50
+
+    [train]
+    epochs = 200
+    patience = 10
+    num_negatives = 16
+
+    [[settings]]
+    label = "ml-100k/leave-one-out"
+    dataset = "ml-100k"
+    split = "leave-one-out"
+
+    [[arms]]
+    label = "popularity"
+    sampler = "popularity"
+    params = { smoothing = 1.0 }
+    tune = { alpha = [0.25, 0.5, 0.75, 1.0] }
+
+``[[losses]]`` tables (``label`` plus training options such as ``loss`` and ``logq``)
+cross every arm with several losses; without them every arm uses ``[train]``'s loss.
+An arm may carry ``train = {...}`` overrides and ``shown_as_failure = "<cause>"`` when a
+chapter presents it on purpose as a failure (see :mod:`recneg.results`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._errors import RecnegError
+
+__all__ = ["Arm", "Cell", "Grid", "LossVariant", "Setting", "SPLITS", "load_grid", "parse_grid"]
+
+SPLITS = ("leave-one-out", "temporal")
+_TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
+             "settings", "arms", "losses", "chapter"}
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _digest(value: Any, length: int = 16) -> str:
+    return hashlib.sha256(_canonical(value).encode()).hexdigest()[:length]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One dataset and split. ``max_users`` samples users (seed ``sample_seed``) and then
+    re-filters the sample to its ``k_core`` so that every kept item is trainable."""
+
+    label: str
+    dataset: str
+    split: str
+    max_users: int | None = None
+    sample_seed: int = 0
+    k_core: int | None = None
+    world: Mapping[str, Any] | None = None  # SyntheticWorld arguments for dataset "synthetic"
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossVariant:
+    """A loss and the training options that go with it (e.g. ``logq``)."""
+
+    label: str
+    options: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """A sampler with fixed ``params`` and a ``tune`` grid (name -> candidate values)."""
+
+    label: str
+    sampler: str | None
+    params: Mapping[str, Any]
+    tune: Mapping[str, tuple]
+    train: Mapping[str, Any]
+    shown_as_failure: str | None = None
+
+    def candidates(self) -> list[dict]:
+        """Every sampler parameter combination of the tuning grid (fixed params included)."""
+        names = sorted(self.tune)
+        return [{**self.params, **dict(zip(names, values))}
+                for values in itertools.product(*(self.tune[n] for n in names))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One training run: a setting, an arm with concrete parameters, a loss, a seed."""
+
+    setting: Setting
+    arm: Arm
+    loss: LossVariant
+    params: Mapping[str, Any]
+    seed: int
+    model: Mapping[str, Any]
+    train: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        """Hash of everything that determines the result (not of labels or phase)."""
+        setting = {k: v for k, v in self.setting.as_dict().items() if k != "label"}
+        return _digest({"setting": setting, "sampler": self.arm.sampler, "params": dict(self.params),
+                        "model": dict(self.model), "train": dict(self.train), "seed": self.seed})
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.setting.label} · {self.arm.label}({params}) · {self.loss.label} · seed {self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A parsed grid file; see the module docstring for the format."""
+
+    name: str
+    description: str
+    seeds: tuple[int, ...]
+    tune_seeds: tuple[int, ...]
+    tune_metric: str
+    model: Mapping[str, Any]
+    train: Mapping[str, Any]
+    settings: tuple[Setting, ...]
+    arms: tuple[Arm, ...]
+    losses: tuple[LossVariant, ...]
+    config_hash: str
+    source: str = ""
+
+    def cell(self, setting: Setting, arm: Arm, loss: LossVariant, params: Mapping, seed: int) -> Cell:
+        train = {**self.train, **loss.options, **arm.train}
+        model = {k: v for k, v in self.model.items()}
+        return Cell(setting, arm, loss, dict(params), int(seed), model, train)
+
+    def tuning_cells(self) -> list[Cell]:
+        """Runs that choose each arm's parameters on validation (arms with a tune grid)."""
+        return [self.cell(s, a, l, p, seed)
+                for s in self.settings for l in self.losses for a in self.arms if len(a.candidates()) > 1
+                for p in a.candidates() for seed in self.tune_seeds]
+
+    def final_cells(self, chosen: Mapping[tuple[str, str, str], Mapping]) -> list[Cell]:
+        """The published runs: every seed with the chosen parameters.
+
+        ``chosen`` maps ``(setting label, arm label, loss label)`` to parameters; an arm
+        without a tune grid uses its fixed ``params``.
+        """
+        cells = []
+        for s, l, a in itertools.product(self.settings, self.losses, self.arms):
+            params = a.candidates()[0] if len(a.candidates()) == 1 else chosen.get((s.label, a.label, l.label))
+            if params is not None:
+                cells.extend(self.cell(s, a, l, params, seed) for seed in self.seeds)
+        return cells
+
+    def n_final_cells(self) -> int:
+        return len(self.settings) * len(self.losses) * len(self.arms) * len(self.seeds)
+
+
+def _require(table: Mapping, key: str, where: str, kind=None):
+    if key not in table:
+        raise RecnegError(f"{where} has no {key!r}; add it (see recneg.grid's docstring for the format)")
+    value = table[key]
+    if kind is not None and not isinstance(value, kind):
+        raise RecnegError(f"{where}.{key} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _seeds(value, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        raise RecnegError(f"{where} must be a non-empty list of integers, got {value!r}")
+    if len(set(value)) != len(value):
+        raise RecnegError(f"{where} repeats a seed: {value!r}")
+    return tuple(value)
+
+
+def _parse_setting(table: Mapping, i: int) -> Setting:
+    where = f"settings[{i}]"
+    split = _require(table, "split", where, str)
+    if split not in SPLITS:
+        raise RecnegError(f"{where}.split must be one of {', '.join(SPLITS)}; got {split!r}")
+    unknown = set(table) - {f.name for f in dataclasses.fields(Setting)}
+    if unknown:
+        raise RecnegError(f"{where} has unknown key(s) {sorted(unknown)}")
+    return Setting(label=_require(table, "label", where, str), dataset=_require(table, "dataset", where, str),
+                   split=split, max_users=table.get("max_users"), sample_seed=int(table.get("sample_seed", 0)),
+                   k_core=table.get("k_core"), world=table.get("world"))
+
+
+def _check_train(options: Mapping, where: str) -> dict:
+    from .training import TrainConfig
+
+    allowed = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "device", "progress"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise RecnegError(f"{where} has unknown training option(s) {unknown}; valid: {', '.join(sorted(allowed))}")
+    return dict(options)
+
+
+def _parse_arm(table: Mapping, i: int) -> Arm:
+    where = f"arms[{i}]"
+    unknown = set(table) - {"label", "sampler", "params", "tune", "train", "shown_as_failure"}
+    if unknown:
+        raise RecnegError(f"{where} has unknown key(s) {sorted(unknown)}")
+    tune = table.get("tune", {})
+    for name, values in tune.items():
+        if not isinstance(values, list) or not values:
+            raise RecnegError(f"{where}.tune.{name} must be a non-empty list of values, got {values!r}")
+    sampler = table.get("sampler")
+    return Arm(label=_require(table, "label", where, str), sampler=sampler if sampler != "none" else None,
+               params=dict(table.get("params", {})), tune={k: tuple(v) for k, v in tune.items()},
+               train=_check_train(table.get("train", {}), f"{where}.train"), shown_as_failure=table.get("shown_as_failure"))
+
+
+def parse_grid(text: str, *, source: str = "<string>") -> Grid:
+    """Parse the TOML text of a grid; see the module docstring for the format.
+
+    Examples
+    --------
+    >>> grid = parse_grid('''
+    ... name = "tiny"
+    ... seeds = [0, 1]
+    ... [model]
+    ... name = "bpr-mf"
+    ... [train]
+    ... epochs = 3
+    ... [[settings]]
+    ... label = "world"
+    ... dataset = "synthetic"
+    ... split = "leave-one-out"
+    ... [[arms]]
+    ... label = "popularity"
+    ... sampler = "popularity"
+    ... tune = { alpha = [0.5, 1.0] }
+    ... ''')
+    >>> len(grid.tuning_cells()), grid.n_final_cells()
+    (2, 2)
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RecnegError(f"{source} is not valid TOML: {error}") from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise RecnegError(f"{source} has unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    name = _require(data, "name", source, str)
+    model = dict(_require(data, "model", source, dict))
+    _require(model, "name", f"{source} [model]", str)
+    settings = tuple(_parse_setting(t, i) for i, t in enumerate(_require(data, "settings", source, list)))
+    arms = tuple(_parse_arm(t, i) for i, t in enumerate(_require(data, "arms", source, list)))
+    for kind, items in (("settings", settings), ("arms", arms)):
+        labels = [x.label for x in items]
+        if not labels or len(set(labels)) != len(labels):
+            raise RecnegError(f"{source}: {kind} labels must be present and distinct, got {labels}")
+    train = _check_train(data.get("train", {}), f"{source} [train]")
+    losses = tuple(LossVariant(label=_require(t, "label", f"losses[{i}]", str),
+                               options=_check_train({k: v for k, v in t.items() if k != "label"}, f"losses[{i}]"))
+                   for i, t in enumerate(data.get("losses", [])))
+    if not losses:
+        losses = (LossVariant(label=str(train.get("loss", "bce")), options={}),)
+    seeds = _seeds(data.get("seeds", [0]), f"{source}: seeds")
+    tune_seeds = _seeds(data.get("tune_seeds", [seeds[0]]), f"{source}: tune_seeds")
+    parsed = {k: v for k, v in data.items() if k not in ("description", "chapter")}
+    return Grid(name=name, description=str(data.get("description", "")), seeds=seeds, tune_seeds=tune_seeds,
+                tune_metric=str(data.get("tune_metric", "ndcg@10")), model=model, train=train,
+                settings=settings, arms=arms, losses=losses, config_hash=_digest(parsed, 16), source=source)
+
+
+def load_grid(path) -> Grid:
+    """Read ``experiments/<name>.toml``; the grid's ``name`` must match the file name."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecnegError(f"grid file {str(path)!r} does not exist; grids live in experiments/<name>.toml")
+    grid = parse_grid(path.read_text(encoding="utf-8"), source=str(path))
+    if grid.name != path.stem:
+        raise RecnegError(f"{path} declares name = {grid.name!r}; it must equal the file name {path.stem!r}")
+    return grid

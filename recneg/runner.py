@@ -1,0 +1,380 @@
+"""Run an experiment grid resumably and keep its results as versioned data.
+
+``recneg experiment run experiments/<name>.toml`` (or :func:`run_grid`) trains every cell
+of a :class:`~recneg.grid.Grid`:
+
+1. *tuning*: each arm with a ``tune`` grid is trained for every candidate with the
+   ``tune_seeds``; the candidate with the best mean validation metric (``tune_metric``,
+   NDCG@10 by default) is chosen, preferring candidates whose runs are not flagged;
+2. *final*: every arm is trained with its chosen parameters for every seed. A final
+   cell identical to a tuning cell (same parameters and seed) is not trained twice.
+
+Every finished cell is appended as one JSON line to ``results/<name>.cells.jsonl`` (the
+journal) the moment it ends, so an interrupted run continues where it stopped. After
+each cell the runner rewrites, atomically, ``results/<name>.csv`` (tidy: one row per final
+cell and metric) and ``results/<name>.json`` (provenance: commit, config hash, package
+versions, threads, device, wall time, epochs and health figures per cell, the chosen
+parameters with their validation scores, the MostPopular floor of every setting).
+
+:func:`verify` re-runs random final cells and compares them with the stored numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from ._atomic import atomic_write_text
+from ._errors import RecnegError, check_positive_int
+from .grid import Cell, Grid, Setting, load_grid
+
+__all__ = ["RESULT_COLUMNS", "Journal", "load_setting", "run_cell", "run_grid", "verify"]
+
+#: Columns of ``results/<name>.csv``.
+RESULT_COLUMNS = ["grid", "setting", "dataset", "split", "model", "sampler", "sampler_name", "sampler_params",
+                  "loss", "seed", "metric", "value", "protocol", "candidates", "flagged", "flags",
+                  "shown_as_failure", "key"]
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- data --------------------------------------------------------------------------------------
+def load_setting(setting: Setting):
+    """The :class:`~recneg.data.Split` of a setting (user sample and k-core re-filter first)."""
+    from .data import SyntheticWorld, global_temporal_split, leave_one_out, load_dataset
+    from .data.preprocess import k_core
+
+    if setting.dataset == "synthetic":
+        log = SyntheticWorld(**dict(setting.world or {})).generate()
+    else:
+        log = load_dataset(setting.dataset, progress=False)
+    if setting.max_users is not None and setting.max_users < log.n_users:
+        rng = np.random.default_rng(setting.sample_seed)
+        log = log.subset(np.isin(log.users, rng.choice(log.n_users, setting.max_users, replace=False)))
+    if setting.k_core is not None:
+        log = k_core(log, setting.k_core)
+    if setting.split == "temporal":
+        if not log.has_time:
+            raise RecnegError(f"{setting.dataset} has no timestamps; use split = \"leave-one-out\"")
+        return global_temporal_split(log)
+    return leave_one_out(log)
+
+
+def setting_summary(split) -> dict:
+    """Sizes of a split that a chapter states beside its tables."""
+    return {"n_users": int(split.n_users), "n_items": int(split.n_items), "train_rows": len(split.train),
+            "valid_rows": len(split.valid), "test_rows": len(split.test),
+            "test_users": int(len(np.unique(split.test.users))),
+            "trainable_items": int((split.train.item_counts()[1:] > 0).sum())}
+
+
+# -- one cell ----------------------------------------------------------------------------------
+def _numbers(metrics: Mapping) -> dict:
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float, np.floating, np.integer))}
+
+
+def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
+    """Train one cell and return its journal record (metrics, health, timings)."""
+    from .experiment import build_model
+    from .health import assess_result
+    from .samplers.registry import make_sampler
+    from .training import TrainConfig, Trainer
+
+    model_params = {k: v for k, v in cell.model.items() if k != "name"}
+    model = build_model(cell.model["name"], split, random_state=cell.seed, **model_params)
+    sampler = None
+    if cell.arm.sampler is not None:
+        sampler = make_sampler(cell.arm.sampler, **{"random_state": cell.seed, **cell.params})
+    config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False})
+    began = time.perf_counter()
+    result = Trainer(model, sampler, config).fit(split)
+    health = assess_result(result, floor)
+    return {
+        "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss.label,
+        "sampler": cell.arm.sampler, "params": dict(cell.params), "seed": cell.seed,
+        "test": _numbers(result.test), "valid": _numbers(result.valid),
+        "protocol": result.test.get("protocol", "full"), "candidates": result.test.get("candidates", ""),
+        "health": health.as_dict(), "flags": list(health.flags),
+        "epochs_trained": int(result.epochs_trained), "best_epoch": int(result.best_epoch),
+        "stop_reason": result.stop_reason, "wall_seconds": round(time.perf_counter() - began, 3),
+        "threads": torch.get_num_threads(), "device": str(config.resolved_device()),
+        "commit": git_commit(), "finished_at": _now(),
+    }
+
+
+# -- the journal --------------------------------------------------------------------------------
+class Journal:
+    """Append-only JSON-lines record of finished cells, keyed by :attr:`Cell.key`."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict]:
+        records: dict[str, dict] = {}
+        if not self.path.exists():
+            return records
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash; its cell is simply run again
+            records[record["key"]] = record
+        return records
+
+    def append(self, record: Mapping) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+b") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    handle.write(b"\n")  # end a line cut by a crash before appending
+            handle.write((json.dumps(record, sort_keys=True) + "\n").encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+# -- selection ---------------------------------------------------------------------------------
+def choose_parameters(grid: Grid, records: Mapping[str, dict]) -> tuple[dict, dict]:
+    """Pick each tuned arm's parameters from finished tuning cells.
+
+    Returns ``(chosen, report)``: ``chosen[(setting, arm, loss)]`` = parameters, only for
+    groups whose tuning cells have all finished; ``report`` lists every candidate's mean
+    validation score and whether any of its runs was flagged.
+    """
+    groups: dict[tuple, list[Cell]] = defaultdict(list)
+    for cell in grid.tuning_cells():
+        groups[(cell.setting.label, cell.arm.label, cell.loss.label)].append(cell)
+    chosen, report = {}, {}
+    for group, cells in groups.items():
+        if any(c.key not in records for c in cells):
+            continue
+        by_params: dict[str, list[dict]] = defaultdict(list)
+        for c in cells:
+            by_params[json.dumps(dict(c.params), sort_keys=True)].append(records[c.key])
+        rows = [{"params": json.loads(p),
+                 "valid": float(np.mean([r["valid"].get(grid.tune_metric, np.nan) for r in rs])),
+                 "flagged": any(r["flags"] for r in rs)} for p, rs in by_params.items()]
+        pool = [r for r in rows if not r["flagged"]] or rows
+        best = max(pool, key=lambda r: (np.nan_to_num(r["valid"], nan=-np.inf)))
+        chosen[group] = best["params"]
+        report["|".join(group)] = {"metric": f"valid {grid.tune_metric}", "chosen": best["params"],
+                                   "candidates": rows}
+    return chosen, report
+
+
+# -- outputs -----------------------------------------------------------------------------------
+def _tidy(grid: Grid, final: list[Cell], records: Mapping[str, dict], summaries: Mapping) -> pd.DataFrame:
+    rows = []
+    for cell in final:
+        record = records.get(cell.key)
+        if record is None:
+            continue
+        metrics = {**record["test"], "floor_hr@10": record["health"].get("floor_hr10", np.nan),
+                   "epochs_trained": record["epochs_trained"], "best_epoch": record["best_epoch"],
+                   "wall_seconds": record["wall_seconds"]}
+        for metric, value in metrics.items():
+            rows.append({
+                "grid": grid.name, "setting": cell.setting.label, "dataset": cell.setting.dataset,
+                "split": cell.setting.split, "model": cell.model["name"], "sampler": cell.arm.label,
+                "sampler_name": cell.arm.sampler or "none",
+                "sampler_params": json.dumps(dict(cell.params), sort_keys=True), "loss": cell.loss.label,
+                "seed": cell.seed, "metric": metric, "value": float(value), "protocol": record["protocol"],
+                "candidates": record["candidates"], "flagged": bool(record["flags"]),
+                "flags": ";".join(record["flags"]), "shown_as_failure": cell.arm.shown_as_failure or "",
+                "key": cell.key,
+            })
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mapping[str, dict],
+                report: Mapping, floors: Mapping, summaries: Mapping, started: str) -> dict:
+    used = [records[c.key] for c in final if c.key in records]
+    tuning = [records[c.key] for c in grid.tuning_cells() if c.key in records]
+    every = {r["key"]: r for r in used + tuning}.values()
+    return {
+        "grid": grid.name, "description": grid.description, "config_file": config_file,
+        "config_hash": grid.config_hash, "commit": git_commit(), "started_at": started, "updated_at": _now(),
+        "complete": len(used) == grid.n_final_cells(), "final_cells": {"done": len(used), "total": grid.n_final_cells()},
+        "compute": {"cell_wall_seconds": round(sum(r["wall_seconds"] for r in every), 1),
+                    "cells_trained": len(list(every)), "machine": platform.platform(),
+                    "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                    "threads": sorted({r["threads"] for r in used}), "devices": sorted({r["device"] for r in used})},
+        "versions": versions(), "settings": summaries, "most_popular_floor": floors, "selection": report,
+        "cells": [{k: r[k] for k in ("key", "setting", "arm", "loss", "params", "seed", "epochs_trained",
+                                       "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
+                                       "commit", "finished_at", "threads", "device")} for r in used],
+    }
+
+
+def write_outputs(grid: Grid, config_file: str, records: Mapping[str, dict], results_dir, *,
+                  floors: Mapping, summaries: Mapping, started: str) -> tuple[Path, Path]:
+    """Rewrite ``<name>.csv`` and ``<name>.json`` from the journal's records (atomically)."""
+    chosen, report = choose_parameters(grid, records)
+    final = grid.final_cells(chosen)
+    csv_path = Path(results_dir) / f"{grid.name}.csv"
+    json_path = csv_path.with_suffix(".json")
+    atomic_write_text(csv_path, _tidy(grid, final, records, summaries).to_csv(index=False))
+    provenance = _provenance(grid, config_file, final, records, report, floors, summaries, started)
+    atomic_write_text(json_path, json.dumps(provenance, indent=1, sort_keys=True, default=str) + "\n")
+    return csv_path, json_path
+
+
+# -- the run -----------------------------------------------------------------------------------
+def _prepare_settings(grid: Grid) -> tuple[dict, dict, dict]:
+    from .health import popularity_floor
+
+    splits, floors, summaries = {}, {}, {}
+    for setting in grid.settings:
+        split = splits[setting.label] = load_setting(setting)
+        floors[setting.label] = _numbers(popularity_floor(split))
+        summaries[setting.label] = setting_summary(split)
+    return splits, floors, summaries
+
+
+def _pending(grid: Grid, records: Mapping[str, dict]) -> list[Cell]:
+    chosen, _ = choose_parameters(grid, records)
+    todo = grid.tuning_cells() + grid.final_cells(chosen)
+    seen, pending = set(records), []
+    for cell in todo:
+        if cell.key not in seen:
+            seen.add(cell.key)
+            pending.append(cell)
+    return pending
+
+
+def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
+             max_cells: int | None = None, progress: bool = True) -> dict:
+    """Run (or resume) the grid in ``path``; return the provenance written beside the CSV.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``experiments/<name>.toml``.
+    results_dir : str or Path, optional
+        Default ``results/`` at the repository root.
+    device : str, optional
+        ``"cpu"`` or ``"cuda"``; default CPU unless CUDA is available.
+    threads : int, optional
+        ``torch.set_num_threads`` for the run (recorded with each cell).
+    max_cells : int, optional
+        Stop after this many newly trained cells (the next run resumes).
+    progress : bool
+        Show a progress bar with an ETA over the cells still to run.
+    """
+    grid = load_grid(path)
+    if threads is not None:
+        torch.set_num_threads(check_positive_int("threads", threads))
+    if max_cells is not None:
+        max_cells = check_positive_int("max_cells", max_cells)
+    results_dir = Path(results_dir) if results_dir is not None else _ROOT / "results"
+    journal = Journal(results_dir / f"{grid.name}.cells.jsonl")
+    config_file = _relative(path)
+    splits, floors, summaries = _prepare_settings(grid)
+    started, trained = _now(), 0
+    records = journal.read()
+    outputs = dict(floors=floors, summaries=summaries, started=started)
+    bar = tqdm(total=len(grid.tuning_cells()) + grid.n_final_cells(), desc=grid.name, disable=not progress,
+               initial=len(records), unit="cell")
+    while True:
+        pending = _pending(grid, records)
+        if not pending or (max_cells is not None and trained >= max_cells):
+            break
+        cell = pending[0]
+        bar.set_postfix_str(cell.describe()[-60:])
+        record = run_cell(cell, splits[cell.setting.label], floors[cell.setting.label], device=device)
+        journal.append(record)
+        records[record["key"]] = record
+        trained += 1
+        bar.update(1)
+        write_outputs(grid, config_file, records, results_dir, **outputs)
+    bar.close()
+    write_outputs(grid, config_file, records, results_dir, **outputs)
+    return json.loads((results_dir / f"{grid.name}.json").read_text())
+
+
+# -- verify ------------------------------------------------------------------------------------
+def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float = 1e-6,
+           metrics=("hr@10", "ndcg@10", "mrr"), device=None) -> pd.DataFrame:
+    """Re-run ``cells`` random final cells of a results file; compare with the stored values.
+
+    Returns one row per re-run cell and metric: ``stored``, ``rerun``, ``abs_diff`` and
+    ``agree`` (``abs_diff <= tolerance``).
+    """
+    csv_path = Path(csv_path)
+    json_path = csv_path.with_suffix(".json")
+    if not csv_path.is_file() or not json_path.is_file():
+        raise RecnegError(f"{csv_path} and its provenance {json_path.name} must both exist; run the grid first")
+    cells = check_positive_int("cells", cells)
+    provenance = json.loads(json_path.read_text())
+    grid = load_grid(_ROOT / provenance["config_file"] if not Path(provenance["config_file"]).is_absolute()
+                     else provenance["config_file"])
+    if grid.config_hash != provenance["config_hash"]:
+        raise RecnegError(f"{provenance['config_file']} changed since {csv_path.name} was written "
+                          f"(hash {grid.config_hash} vs {provenance['config_hash']}); re-run the grid first")
+    stored = pd.read_csv(csv_path)
+    keys = sorted(stored["key"].unique())
+    picked = random.Random(random_state).sample(keys, min(cells, len(keys)))
+    by_key = {c.key: c for c in grid.final_cells(choose_parameters(grid, Journal(
+        csv_path.with_name(f"{grid.name}.cells.jsonl")).read())[0])}
+    splits, rows = {}, []
+    for key in picked:
+        cell = by_key[key]
+        if cell.setting.label not in splits:
+            from .health import popularity_floor
+            split = load_setting(cell.setting)
+            splits[cell.setting.label] = (split, _numbers(popularity_floor(split)))
+        split, floor = splits[cell.setting.label]
+        record = run_cell(cell, split, floor, device=device)
+        for metric in metrics:
+            old = float(stored.query("key == @key and metric == @metric")["value"].iloc[0])
+            new = float(record["test"][metric])
+            rows.append({"cell": cell.describe(), "metric": metric, "stored": old, "rerun": new,
+                         "abs_diff": abs(old - new), "agree": abs(old - new) <= tolerance})
+    return pd.DataFrame(rows)
+
+
+# -- provenance helpers ------------------------------------------------------------------------
+def git_commit() -> str:
+    """The repository's HEAD commit, with ``+dirty`` when tracked files have changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def versions() -> dict:
+    import scipy
+
+    return {"recneg": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__, "scipy": scipy.__version__}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _relative(path) -> str:
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(_ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,265 @@
+"""Experiment grids: parsing, the resumable runner, verification and the results reader."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from recneg import RecnegError
+from recneg import runner
+from recneg.cli import main
+from recneg.grid import load_grid, parse_grid
+from recneg.results import load_results, mean_interval
+
+GRID = """
+name = "{name}"
+description = "a tiny grid for the tests"
+seeds = [0, 1]
+tune_seeds = [0]
+
+[model]
+name = "bpr-mf"
+dim = 8
+
+[train]
+epochs = 3
+patience = 2
+batch_size = 256
+lr = 0.01
+
+[[settings]]
+label = "world"
+dataset = "synthetic"
+split = "leave-one-out"
+world = {{ n_users = 60, n_items = 40, random_state = 0 }}
+
+[[arms]]
+label = "uniform"
+sampler = "uniform"
+
+[[arms]]
+label = "popularity"
+sampler = "popularity"
+params = {{ smoothing = 1.0 }}
+tune = {{ alpha = [0.0, 1.0] }}
+"""
+
+
+def write_grid(folder, name="tiny", text=GRID):
+    path = folder / f"{name}.toml"
+    path.write_text(text.format(name=name))
+    return path
+
+
+@pytest.fixture
+def grid_path(tmp_path):
+    (tmp_path / "experiments").mkdir()
+    return write_grid(tmp_path / "experiments")
+
+
+# -- parsing -------------------------------------------------------------------------------------
+def test_cells_of_a_grid(grid_path):
+    grid = load_grid(grid_path)
+    assert len(grid.tuning_cells()) == 2            # popularity: 2 alphas x 1 tune seed
+    assert grid.n_final_cells() == 4                # 2 arms x 2 seeds
+    assert len(grid.final_cells({})) == 2           # uniform only, until popularity is tuned
+    chosen = {("world", "popularity", "bce"): {"smoothing": 1.0, "alpha": 1.0}}
+    assert len(grid.final_cells(chosen)) == 4
+
+
+def test_cell_key_ignores_labels_but_not_parameters(grid_path):
+    grid = load_grid(grid_path)
+    renamed = parse_grid(GRID.format(name="tiny").replace('label = "uniform"', 'label = "random"'))
+    assert grid.final_cells({})[0].key == renamed.final_cells({})[0].key
+    other = parse_grid(GRID.format(name="tiny").replace("dim = 8", "dim = 16"))
+    assert grid.final_cells({})[0].key != other.final_cells({})[0].key
+    assert grid.config_hash != other.config_hash
+
+
+def test_comments_do_not_change_the_config_hash():
+    text = GRID.format(name="tiny")
+    assert parse_grid(text).config_hash == parse_grid("# a comment\n" + text).config_hash
+
+
+@pytest.mark.parametrize("edit, message", [
+    (('split = "leave-one-out"', 'split = "random"'), "split must be one of"),
+    (("seeds = [0, 1]", "seeds = [0, 0]"), "repeats a seed"),
+    (("seeds = [0, 1]", "seeds = []"), "non-empty list of integers"),
+    (('label = "popularity"', 'label = "uniform"'), "labels must be present and distinct"),
+    (("tune = { alpha = [0.0, 1.0] }", "tune = { alpha = [] }"), "non-empty list of values"),
+    (("[model]", "colour = 1\n[model]"), "unknown top-level key"),
+    (("epochs = 3", "epochs = 3\nepoch = 4"), "unknown training option"),
+    (("tune_seeds = [0]", "tune_seeds = [0]\n[[losses]]\nlabel = \"x\"\nloss = \"bce\"\nlogg = true"), "unknown training option"),
+    (("name = ", "nom = "), "unknown top-level key"),
+])
+def test_bad_grids_get_one_line_errors(edit, message):
+    with pytest.raises(RecnegError, match=message) as error:
+        parse_grid(GRID.format(name="tiny").replace(*edit))
+    assert "\n" not in str(error.value)
+
+
+def test_grid_name_must_match_its_file(tmp_path):
+    path = write_grid(tmp_path, name="tiny")
+    path.rename(tmp_path / "other.toml")
+    with pytest.raises(RecnegError, match="must equal the file name 'other'"):
+        load_grid(tmp_path / "other.toml")
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("name = \n")
+    with pytest.raises(RecnegError, match="broken.toml is not valid TOML"):
+        load_grid(path)
+
+
+# -- running and resuming ------------------------------------------------------------------------
+def test_run_writes_tidy_results_and_provenance(grid_path, tmp_path):
+    provenance = runner.run_grid(grid_path, results_dir=tmp_path / "results", progress=False, threads=1)
+    assert provenance["complete"] and provenance["final_cells"] == {"done": 4, "total": 4}
+    frame = pd.read_csv(tmp_path / "results" / "tiny.csv")
+    assert set(frame.sampler) == {"uniform", "popularity"}
+    assert set(frame.seed) == {0, 1}
+    assert {"hr@10", "ndcg@10", "coverage@10", "untouched_share@10", "floor_hr@10", "epochs_trained"} <= set(frame.metric)
+    assert set(frame.protocol) == {"full"}
+    # one tuned value, the one recorded in the selection report
+    report = provenance["selection"]["world|popularity|bce"]
+    assert report["chosen"] in [c["params"] for c in report["candidates"]]
+    assert frame[frame.sampler == "popularity"].sampler_params.nunique() == 1
+    assert json.loads(frame[frame.sampler == "popularity"].sampler_params.iloc[0]) == report["chosen"]
+    for field in ("commit", "config_hash", "versions", "compute", "most_popular_floor", "settings"):
+        assert field in provenance
+    assert provenance["settings"]["world"]["test_users"] > 0
+    assert len(provenance["cells"]) == 4 and all("health" in c for c in provenance["cells"])
+
+
+def test_an_interrupted_run_resumes_without_retraining(grid_path, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    first = runner.run_grid(grid_path, results_dir=results, progress=False, max_cells=2)
+    assert not first["complete"]
+    trained = []
+    real = runner.run_cell
+    monkeypatch.setattr(runner, "run_cell", lambda cell, *a, **k: trained.append(cell.key) or real(cell, *a, **k))
+    # a crash in the middle of writing a line must not lose the finished cells
+    journal = results / "tiny.cells.jsonl"
+    journal.write_text(journal.read_text() + '{"key": "cut off in the mi')
+    second = runner.run_grid(grid_path, results_dir=results, progress=False)
+    assert second["complete"]
+    # 2 tuning + 4 final cells, one final cell shared with tuning: 5 in all, 2 before
+    assert len(trained) == 3 and len(set(trained)) == 3
+    assert len(runner.Journal(journal).read()) == 5
+    trained.clear()
+    runner.run_grid(grid_path, results_dir=results, progress=False)
+    assert trained == []
+
+
+def test_selection_prefers_the_best_unflagged_candidate(grid_path):
+    grid = load_grid(grid_path)
+    cells = grid.tuning_cells()
+    records = {c.key: {"valid": {"ndcg@10": score}, "flags": flags}
+               for c, score, flags in zip(cells, [0.5, 0.3], [["below-most-popular"], []])}
+    chosen, report = runner.choose_parameters(grid, records)
+    assert chosen[("world", "popularity", "bce")] == dict(cells[1].params)
+    records[cells[0].key]["flags"] = []
+    chosen, _ = runner.choose_parameters(grid, records)
+    assert chosen[("world", "popularity", "bce")] == dict(cells[0].params)
+    del records[cells[1].key]
+    assert runner.choose_parameters(grid, records)[0] == {}   # tuning not finished: no choice yet
+
+
+def test_verify_agrees_on_rerun_cells(grid_path, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    runner.run_grid(grid_path, results_dir=results, progress=False, threads=1)
+    monkeypatch.setattr(runner, "_ROOT", tmp_path)
+    table = runner.verify(results / "tiny.csv", cells=2)
+    assert len(table) == 6 and table.agree.all()
+    # a tampered value is reported as a disagreement
+    frame = pd.read_csv(results / "tiny.csv")
+    frame.loc[frame.metric == "hr@10", "value"] += 0.01
+    frame.to_csv(results / "tiny.csv", index=False)
+    table = runner.verify(results / "tiny.csv", cells=4)
+    assert not table[table.metric == "hr@10"].agree.any()
+
+
+# -- reading results -----------------------------------------------------------------------------
+def test_load_results_checks_hash_and_flags(grid_path, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    runner.run_grid(grid_path, results_dir=results, progress=False)
+    monkeypatch.setattr("recneg.results._ROOT", tmp_path)
+    loaded = load_results("tiny", results_dir=results, check=False)
+    summary = loaded.summary(["hr@10", "ndcg@10"])
+    assert set(summary["seeds"]) == {2}
+    assert "Source: results/tiny.csv" in loaded.provenance_line()
+    # flag a run: loading refuses it unless the arm is declared a failure shown on purpose
+    frame = pd.read_csv(results / "tiny.csv", dtype={"flags": str, "shown_as_failure": str})
+    frame[["flagged", "flags"]] = [False, ""]       # a 3-epoch toy grid is not what is tested here
+    frame.to_csv(results / "tiny.csv", index=False)
+    load_results("tiny", results_dir=results)
+    frame.loc[frame.sampler == "uniform", ["flagged", "flags"]] = [True, "below-most-popular"]
+    frame.to_csv(results / "tiny.csv", index=False)
+    with pytest.raises(RecnegError, match="flagged run"):
+        load_results("tiny", results_dir=results)
+    frame.loc[frame.sampler == "uniform", "shown_as_failure"] = "the untouched-item pitfall"
+    frame.to_csv(results / "tiny.csv", index=False)
+    load_results("tiny", results_dir=results)
+    # editing the grid after the run invalidates the results
+    grid_path.write_text(grid_path.read_text().replace("dim = 8", "dim = 9"))
+    with pytest.raises(RecnegError, match="changed after results/tiny.csv was written"):
+        load_results("tiny", results_dir=results)
+
+
+def test_incomplete_results_are_refused_unless_asked(grid_path, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    runner.run_grid(grid_path, results_dir=results, progress=False, max_cells=1)
+    monkeypatch.setattr("recneg.results._ROOT", tmp_path)
+    with pytest.raises(RecnegError, match="incomplete"):
+        load_results("tiny", results_dir=results)
+    assert not load_results("tiny", results_dir=results, require_complete=False).complete
+
+
+def test_missing_results_name_the_command(tmp_path):
+    with pytest.raises(RecnegError, match="recneg experiment run experiments/nothing.toml"):
+        load_results("nothing", results_dir=tmp_path)
+
+
+@pytest.mark.parametrize("values", [
+    [0.1, 0.1, 0.1, 0.1, 0.1],             # all tied
+    [0.0, 0.0, 1.0, 1.0, 1.0],             # discrete, repeated
+    [0.25, 0.5],                           # two values
+    list(np.random.default_rng(0).random(7)),
+])
+def test_mean_interval_matches_scipy(values):
+    mean, half = mean_interval(values)
+    assert math.isclose(mean, float(np.mean(values)), rel_tol=1e-12)
+    if np.std(values) == 0:
+        assert half == 0.0
+    else:
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+        assert math.isclose(half, (high - low) / 2, rel_tol=1e-9)
+
+
+def test_mean_interval_of_one_value_has_no_width():
+    mean, half = mean_interval([0.3])
+    assert mean == 0.3 and math.isnan(half)
+
+
+# -- the command line ----------------------------------------------------------------------------
+def test_cli_plan_run_and_verify(grid_path, tmp_path, capsys, monkeypatch):
+    results = str(tmp_path / "results")
+    assert main(["experiment", "plan", str(grid_path), "--results-dir", results]) == 0
+    assert "final cells: 0 of 4 done" in capsys.readouterr().out
+    assert main(["experiment", "run", str(grid_path), "--results-dir", results, "--no-progress"]) == 0
+    assert "4 of 4 final cells (complete" in capsys.readouterr().out
+    monkeypatch.setattr(runner, "_ROOT", tmp_path)
+    assert main(["experiment", "verify", f"{results}/tiny.csv", "--cells", "1"]) == 0
+    assert "3 of 3 re-run values agree" in capsys.readouterr().out
+
+
+def test_cli_reports_a_missing_grid_in_one_line(tmp_path, capsys):
+    assert main(["experiment", "run", str(tmp_path / "nope.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("recneg: error: grid file") and "\n" not in err
