@@ -10,6 +10,7 @@ number of draws.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -36,6 +37,10 @@ from recneg.samplers.base import ExclusionIndex, draw_excluding, extra_targets, 
 from recneg.samplers.static import alias_table, batched_alias_tables
 
 P_THRESHOLD = 1e-3
+
+#: For tests of unsmoothed popularity, where fit's zero-probability warning is expected.
+ZERO_PROBABILITY_EXPECTED = pytest.mark.filterwarnings(
+    r"ignore:PopularitySampler\(alpha=[^)]*\) gives probability 0:UserWarning")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -336,7 +341,12 @@ def test_popularity_user_tables_are_exact_on_ml100k(data_dir, alpha):
     from recneg.data import global_temporal_split, load_dataset
 
     split = global_temporal_split(load_dataset("ml-100k", data_dir=data_dir, progress=False))
-    sampler = PopularitySampler(alpha=alpha, smoothing=0.0 if alpha == 1.0 else 1.0).fit(split.train)
+    if alpha == 1.0:
+        # 45 items appear only after the split's cut: probability 0 without smoothing.
+        with pytest.warns(UserWarning, match="probability 0 to 45 of the 1682 items"):
+            sampler = PopularitySampler(alpha=alpha).fit(split.train)
+    else:
+        sampler = PopularitySampler(alpha=alpha, smoothing=1.0).fit(split.train)
     assert sampler.user_alias_ is not None
     error = popularity_tables_exact(sampler)
     assert error.max() < 1e-12, f"users {torch.nonzero(error >= 1e-12).flatten().tolist()} have inexact tables"
@@ -456,6 +466,7 @@ def test_heavy_user_goes_through_the_exact_fallback_unbiased():
     assert torch.allclose(neg.log_prob[neg.items == 20].exp(), torch.tensor(2 / 3))
 
 
+@ZERO_PROBABILITY_EXPECTED
 @pytest.mark.parametrize("alpha", [0.0, 0.75, 1.0])
 @pytest.mark.parametrize("exclude", [False, True])
 def test_popularity_matches_count_power_alpha(train, alpha, exclude):
@@ -478,7 +489,8 @@ def test_popularity_matches_count_power_alpha(train, alpha, exclude):
 
 
 def test_popularity_unseen_items_have_probability_zero_unless_smoothed(train):
-    plain = PopularitySampler(alpha=0.75, exclude_positives=False, random_state=0).fit(train)
+    with pytest.warns(UserWarning, match="probability 0 to 6 of the 12 items"):
+        plain = PopularitySampler(alpha=0.75, exclude_positives=False, random_state=0).fit(train)
     assert (plain.probs_[7:] == 0).all()
     assert not torch.isin(plain.sample(torch.tensor([0]), torch.tensor([1]), 5_000).items, torch.arange(7, 13)).any()
     smoothed = PopularitySampler(alpha=0.75, smoothing=1.0, exclude_positives=False).fit(train)
@@ -486,6 +498,35 @@ def test_popularity_unseen_items_have_probability_zero_unless_smoothed(train):
     assert torch.allclose(smoothed.probs_[7], smoothed.probs_[8])
 
 
+def test_popularity_counts_and_warns_once_about_zero_probability_items(train):
+    # Items 7..12 are never seen in training: without smoothing they are never drawn
+    # as negatives, and fit says so in one line that names the count and the fix.
+    with pytest.warns(UserWarning) as caught:
+        plain = PopularitySampler(alpha=0.75).fit(train)
+    assert plain.zero_probability_items_ == 6
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "\n" not in message
+    assert "PopularitySampler(alpha=0.75) gives probability 0 to 6 of the 12 items" in message
+    assert "smoothing=1.0" in message
+    assert caught[0].filename == __file__, "the warning should point at the caller's fit"
+    # Every item drawable: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert PopularitySampler(alpha=0.75, smoothing=1.0).fit(train).zero_probability_items_ == 0
+        assert PopularitySampler(alpha=0.0).fit(train).zero_probability_items_ == 0
+        assert UniformSampler().fit(train).zero_probability_items_ == 0
+
+
+def test_item_distribution_zero_weights_are_counted_and_reported(train):
+    weights = [0.0, 1, 1, 0, 2, 0, 1, 1, 1, 1, 1, 1, 1]  # items 3 and 5 have weight 0
+    with pytest.warns(UserWarning, match="ItemDistributionSampler gives probability 0 to 2 of the 12 items"):
+        sampler = ItemDistributionSampler(weights=weights, exclude_positives=False, random_state=0).fit(train)
+    assert sampler.zero_probability_items_ == 2
+    assert (sampler.probs_[[3, 5]] == 0).all()
+
+
+@ZERO_PROBABILITY_EXPECTED
 def test_popularity_counts_only_the_log_it_is_fitted_on(train):
     # Fitting on a subset (the training split) ignores the rest.
     subset = train.subset(train.users != 0)
@@ -555,6 +596,7 @@ def test_mixed_log_prob_is_the_mixture_density(train):
         assert torch.allclose(neg.log_prob[row].double().exp(), expected[row][neg.items[row] - 1], rtol=1e-5)
 
 
+@ZERO_PROBABILITY_EXPECTED
 def test_mixed_counts_and_base(train):
     sampler = MixedSampler(n_in_batch=2, base=PopularitySampler(alpha=1.0), random_state=0).fit(train)
     assert sampler.split(5) == (2, 3)
@@ -569,6 +611,7 @@ def test_mixed_counts_and_base(train):
 
 # -- determinism --------------------------------------------------------------------------
 
+@ZERO_PROBABILITY_EXPECTED
 @pytest.mark.parametrize("name", ["uniform", "popularity", "in-batch", "mixed"])
 def test_same_seed_same_negatives(train, name):
     users, positives = torch.tensor([0, 1, 3]), torch.tensor([[1, 2], [4, 0], [6, 3]])
@@ -593,6 +636,7 @@ def test_user_with_every_item_is_rejected_at_fit():
         cls(exclude_positives=False).fit(full)  # allowed without exclusion
 
 
+@ZERO_PROBABILITY_EXPECTED
 def test_user_with_every_drawable_item_is_rejected_at_fit(train):
     # Popularity without smoothing can only draw items 1..6; a user who saw all six has none.
     log = log_from([(0, i) for i in range(1, 7)] + [(1, 1)], 2, 12)
