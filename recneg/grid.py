@@ -49,11 +49,11 @@ import itertools
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from ._errors import RecnegError
+from ._errors import RecnegError, check_positive_int
 
-__all__ = ["Arm", "Cell", "Grid", "LossVariant", "Setting", "SPLITS", "load_grid", "parse_grid"]
+__all__ = ["Arm", "Cell", "Grid", "LossVariant", "Setting", "SPLITS", "load_grid", "miniature", "parse_grid"]
 
 SPLITS = ("leave-one-out", "temporal")
 _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
@@ -298,3 +298,55 @@ def load_grid(path) -> Grid:
     if grid.name != path.stem:
         raise RecnegError(f"{path} declares name = {grid.name!r}; it must equal the file name {path.stem!r}")
     return grid
+
+
+def miniature(grid: Grid, *, seeds=(0,), max_users: int | None = None, epochs: int | None = None,
+              arms: Sequence[str] | None = None, tune: bool = True) -> Grid:
+    """A smaller copy of ``grid`` that runs the same code path: the chapters' live runs.
+
+    Parameters
+    ----------
+    grid : Grid
+    seeds : sequence of int
+        Seeds of the final runs (also the tuning seeds).
+    max_users : int, optional
+        Sample this many users in every setting (re-filtered to its ``k_core`` if it has one).
+    epochs : int, optional
+        Cap on training epochs (early stopping still applies).
+    arms : sequence of str, optional
+        Labels of the arms to keep (default: all).
+    tune : bool, default True
+        Keep the tuning grids; ``False`` uses each arm's first candidate.
+
+    Examples
+    --------
+    >>> small = miniature(parse_grid('''
+    ... name = "big"
+    ... seeds = [0, 1, 2, 3, 4]
+    ... [model]
+    ... name = "bpr-mf"
+    ... [[settings]]
+    ... label = "world"
+    ... dataset = "synthetic"
+    ... split = "leave-one-out"
+    ... [[arms]]
+    ... label = "uniform"
+    ... sampler = "uniform"
+    ... '''), seeds=[0], epochs=2)
+    >>> small.name, small.seeds, small.train["epochs"]
+    ('big-live', (0,), 2)
+    """
+    seeds = _seeds(list(seeds), "seeds")
+    keep = list(grid.arms) if arms is None else [a for a in grid.arms if a.label in set(arms)]
+    if arms is not None and len(keep) != len(set(arms)):
+        known = ", ".join(a.label for a in grid.arms)
+        raise RecnegError(f"arms {list(arms)} are not all in grid {grid.name!r}; its arms are {known}")
+    if not tune:
+        keep = [dataclasses.replace(a, params=a.candidates()[0], tune={}) for a in keep]
+    settings = tuple(dataclasses.replace(s, max_users=max_users if max_users is not None else s.max_users)
+                     for s in grid.settings)
+    train = dict(grid.train) if epochs is None else {**grid.train, "epochs": check_positive_int("epochs", epochs)}
+    small = dataclasses.replace(grid, name=f"{grid.name}-live", seeds=seeds, tune_seeds=seeds[:1],
+                                settings=settings, arms=tuple(keep), train=train)
+    return dataclasses.replace(small, config_hash=_digest([small.name, small.seeds, [x.as_dict() for x in settings],
+                                                          [dataclasses.asdict(a) for a in keep], train], 16))

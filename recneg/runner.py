@@ -263,8 +263,8 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
 
     Parameters
     ----------
-    path : str or Path
-        ``experiments/<name>.toml``.
+    path : str, Path or Grid
+        ``experiments/<name>.toml``, or a parsed grid (e.g. a :func:`~recneg.grid.miniature`).
     results_dir : str or Path, optional
         Default ``results/`` at the repository root.
     device : str, optional
@@ -276,14 +276,14 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
     progress : bool
         Show a progress bar with an ETA over the cells still to run.
     """
-    grid = load_grid(path)
+    grid = path if isinstance(path, Grid) else load_grid(path)
     if threads is not None:
         torch.set_num_threads(check_positive_int("threads", threads))
     if max_cells is not None:
         max_cells = check_positive_int("max_cells", max_cells)
     results_dir = Path(results_dir) if results_dir is not None else _ROOT / "results"
     journal = Journal(results_dir / f"{grid.name}.cells.jsonl")
-    config_file = _relative(path)
+    config_file = grid.source if isinstance(path, Grid) else _relative(path)
     splits, floors, summaries = _prepare_settings(grid)
     started, trained = _now(), 0
     records = journal.read()

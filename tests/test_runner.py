@@ -263,3 +263,17 @@ def test_cli_reports_a_missing_grid_in_one_line(tmp_path, capsys):
     assert main(["experiment", "run", str(tmp_path / "nope.toml")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("recneg: error: grid file") and "\n" not in err
+
+
+def test_a_miniature_runs_the_same_code_path(grid_path, tmp_path):
+    from recneg.grid import miniature
+
+    small = miniature(load_grid(grid_path), seeds=[3], epochs=1, arms=["popularity"], tune=False)
+    assert [a.label for a in small.arms] == ["popularity"] and small.tuning_cells() == []
+    assert small.config_hash != load_grid(grid_path).config_hash
+    provenance = runner.run_grid(small, results_dir=tmp_path, progress=False)
+    frame = pd.read_csv(tmp_path / "tiny-live.csv")
+    assert provenance["complete"] and set(frame.seed) == {3}
+    assert json.loads(frame.sampler_params.iloc[0]) == {"smoothing": 1.0, "alpha": 0.0}
+    with pytest.raises(RecnegError, match="are not all in grid"):
+        miniature(load_grid(grid_path), arms=["nope"])
