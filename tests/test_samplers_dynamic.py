@@ -79,7 +79,9 @@ def factories():
         "ahns": lambda: AHNSSampler(n_candidates=6, random_state=3),
         "srns": lambda: SRNSSampler(n_candidates=4, memory_size=6, random_state=3),
         "user-similarity": lambda: UserSimilaritySampler(n_neighbours=2, uniform_fraction=0.25, random_state=3),
-        "user-similarity-dns": lambda: UserSimilaritySampler(n_neighbours=2, n_candidates=3, random_state=3),
+        "user-similarity-default": lambda: UserSimilaritySampler(n_neighbours=2, random_state=3),
+        "user-similarity-dns": lambda: UserSimilaritySampler(n_neighbours=2, uniform_fraction=0.0, n_candidates=3,
+                                                             random_state=3),
         "curriculum": lambda: HardnessCurriculum(warmup_epochs=0, ramp_epochs=2, random_state=3).set_epoch(1),
         "random-injection": lambda: RandomInjection(DNSSampler(n_candidates=6), 0.5, random_state=3),
     }
@@ -289,7 +291,7 @@ def test_srns_memory_drifts_towards_high_scores_and_keeps_histories():
 
 def test_user_similarity_matches_dense_cosine_and_draws_neighbour_items():
     train = toy_train()
-    sampler = UserSimilaritySampler(n_neighbours=2, random_state=0).fit(train)
+    sampler = UserSimilaritySampler(n_neighbours=2, uniform_fraction=0.0, random_state=0).fit(train)
     dense = np.zeros((N_USERS, N_ITEMS + 1))
     dense[train.users, train.items] = 1.0
     unit = dense / np.linalg.norm(dense, axis=1, keepdims=True)
@@ -311,6 +313,54 @@ def test_user_similarity_matches_dense_cosine_and_draws_neighbour_items():
     expected = np.array([w[i] for i in (4, 6, 7)]) / sum(w.values()) * n
     assert stats.chisquare(observed[[4, 6, 7]].numpy(), expected).pvalue > 1e-3
     assert math.isclose(float(neg.log_prob[0, 0].exp()), w[int(neg.items[0, 0])] / sum(w.values()), rel_tol=1e-5)
+
+
+def dense_neighbour_weights(sampler: UserSimilaritySampler, train: Interactions) -> np.ndarray:
+    """``w_u(j)`` for every user and item, from the kept similarities, densely."""
+    dense = np.zeros((train.n_users, train.n_items + 1))
+    dense[train.users, train.items] = 1.0
+    return np.where(dense > 0, 0.0, sampler.similarity_.toarray() @ dense)
+
+
+def test_user_similarity_counts_the_items_no_user_is_ever_proposed():
+    train = toy_train()
+    for n_neighbours in (1, 2, 5):
+        sampler = UserSimilaritySampler(n_neighbours=n_neighbours, uniform_fraction=0.0).fit(train)
+        weights = dense_neighbour_weights(sampler, train)
+        never = int((weights[:, 1:] == 0).all(0).sum())
+        assert sampler.never_proposed_items_ == never
+        # items 8..19 and 26..30 are nobody's: never proposed whatever the neighbourhood
+        assert never >= 17
+    isolated = Interactions(np.array([0, 1]), np.array([1, 2]), np.arange(2), n_users=2, n_items=4)
+    assert UserSimilaritySampler().fit(isolated).never_proposed_items_ == 4  # no overlap, no neighbour
+
+
+def test_user_similarity_default_mixes_half_uniform_negatives():
+    # The default (uniform_fraction=0.5) draws half of each row's negatives uniformly, so
+    # items no neighbour proposes are drawn too; the marginal of a slot is the mixture
+    # 1/2 q_sim + 1/2 q_uniform, and log_prob is its log.
+    assert UserSimilaritySampler().uniform_fraction == 0.5
+    train = toy_train()
+    sampler = UserSimilaritySampler(n_neighbours=2, random_state=1).fit(train)
+    n = 20_000
+    users = torch.zeros(n, dtype=torch.long)
+    neg = sampler.sample(users, torch.ones(n, dtype=torch.long), 2)
+    weights = dense_neighbour_weights(sampler, train)[0]
+    allowed = np.ones(N_ITEMS + 1, dtype=bool)
+    allowed[[0, 1, 2, 3, 5]] = False                   # padding and user 0's training items
+    q_sim = weights / weights.sum()
+    q_uniform = allowed / allowed.sum()
+    assert (neg.items[:, 0].numpy()[:, None] == np.nonzero(weights)[0]).any(1).all(), \
+        "slot 0 (the neighbour share) drew an item no neighbour proposes"
+    for slot, expected in ((0, q_sim), (1, q_uniform)):
+        observed = np.bincount(neg.items[:, slot].numpy(), minlength=N_ITEMS + 1)
+        support = expected > 0
+        assert observed[~support].sum() == 0
+        assert stats.chisquare(observed[support], expected[support] * n).pvalue > 1e-3, slot
+    never = (weights == 0) & allowed
+    assert np.isin(neg.items[:, 1].numpy(), np.nonzero(never)[0]).any(), "the uniform half covers the catalogue"
+    mixture = 0.5 * q_sim + 0.5 * q_uniform
+    assert np.allclose(neg.log_prob.double().exp().numpy(), mixture[neg.items.numpy()], rtol=1e-5)
 
 
 def test_user_similarity_uniform_share_and_isolated_users():
