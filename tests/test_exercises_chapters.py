@@ -101,6 +101,38 @@ def test_case_study_checks():
         case_study.check_welch_t(-t, a, b)
 
 
+def _never_reveals(check, answer, expected, *args):
+    with pytest.raises(ExerciseCheckFailed) as info:
+        check(answer, *args)
+    message = str(info.value)
+    for digits in (2, 3, 4):
+        assert f"{expected:.{digits}f}" not in message, message
+    return message
+
+
+def test_case_study_checks_name_the_mistake_and_never_the_answer():
+    from scipy.stats import ttest_ind
+    from recneg.data import SyntheticWorld, leave_one_out
+    from recneg.metrics import balance
+    rates = (0.3, 0.1, 0.02)
+    right = float(balance(*rates))
+    x = np.array(rates)                       # not sorted: the classic slip
+    unsorted = 1 - ((2 * np.arange(1, 4) - 4) * x).sum() / (3 * x.sum())
+    assert "sort them ascending" in _never_reveals(case_study.check_balance, unsorted, right, rates)
+    zero_based = 1 - ((2 * np.arange(3) - 4) * np.sort(x)).sum() / (3 * x.sum())
+    assert "Off by one" in _never_reveals(case_study.check_balance, zero_based, right, rates)
+    assert "Not Balance yet" in _never_reveals(case_study.check_balance, 0.5, right, rates)
+    a, b = np.array([0.1, 0.12, 0.11, 0.1]), np.array([0.08, 0.09, 0.085, 0.095, 0.07])
+    welch = float(ttest_ind(a, b, equal_var=False).statistic)
+    student = float(ttest_ind(a, b, equal_var=True).statistic)
+    assert "pooled" in _never_reveals(case_study.check_welch_t, student, welch, a, b)
+    split = leave_one_out(SyntheticWorld(n_users=80, n_items=40, random_state=0).generate())
+    wrong = {"head": 0.2, "mid": 0.3, "tail": 0.5}
+    with pytest.raises(ExerciseCheckFailed) as info:
+        case_study.check_target_share(wrong, split)
+    assert "expected" not in str(info.value)
+
+
 def test_false_negative_checks():
     fn = np.zeros((2, 5), bool)
     fn[0, 3] = fn[1, 1] = fn[1, 2] = True
