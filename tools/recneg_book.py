@@ -224,12 +224,50 @@ class NotebookRunsDirective(SphinxDirective):
         return [caption, _table(header, rows)]
 
 
+class ExperimentsDirective(SphinxDirective):
+    """Render the state of every experiment grid from its provenance (``results/*.json``).
+
+    Usage::
+
+        ```{recneg-experiments} results
+        ```
+    """
+
+    required_arguments = 1
+
+    def run(self):
+        folder = Path(self.env.srcdir) / self.arguments[0]
+        grids = sorted((Path(self.env.srcdir) / "experiments").glob("*.toml"))
+        rows = []
+        for grid in grids:
+            self.env.note_dependency(str(grid))
+            record = folder / f"{grid.stem}.json"
+            if not record.is_file():
+                rows.append([grid.stem, "not run yet", "-", "-", "-", "-"])
+                continue
+            self.env.note_dependency(str(record))
+            p = json.loads(record.read_text())
+            done = p["final_cells"]
+            flagged = sum(bool(c["flags"]) for c in p["cells"])
+            rows.append([
+                grid.stem,
+                f"{done['done']} of {done['total']} final runs" + (" (complete)" if p["complete"] else ""),
+                str(p["compute"]["cells_trained"]),
+                f"{p['compute']['cell_wall_seconds'] / 3600:.1f}",
+                str(flagged),
+                f"{p['commit'][:10]}, {p['updated_at'][:10]}",
+            ])
+        header = ["Grid", "Final runs", "Runs trained", "Run time (h)", "Flagged runs", "Commit, updated"]
+        return [_table(header, rows)]
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx_exercise")
     app.add_node(hidden_solution_marker)
     app.add_directive("solution-start", _gated_solution_start(), override=True)
     app.add_transform(RemoveHiddenGatedSolutions)
     app.add_directive("recneg-notebook-runs", NotebookRunsDirective)
+    app.add_directive("recneg-experiments", ExperimentsDirective)
     # after myst-nb registered its config values, before it reads them (builder-inited)
     app.connect("config-inited", configure, priority=900)
     app.connect("build-finished", copy_mathjax)
