@@ -6,7 +6,7 @@ line that says what is wrong and how to fix it. The CLI turns them into exit cod
 
 from __future__ import annotations
 
-__all__ = ["RecnegError", "check_positive_int", "check_probability"]
+__all__ = ["RecnegError", "check_positive_int", "check_probability", "check_negatives_fit"]
 
 
 class RecnegError(ValueError):
@@ -38,3 +38,40 @@ def check_probability(name: str, value, *, closed: bool = True) -> float:
         interval = "[0, 1]" if closed else "(0, 1)"
         raise RecnegError(f"{name} must lie in {interval}, got {value}")
     return value
+
+
+def check_negatives_fit(name: str, requested: int, available: int, *, pool: str) -> int:
+    """Raise :class:`RecnegError` when ``requested`` negatives exceed the ``available`` items.
+
+    The rule, applied before anything is allocated: a *configured* number of negatives
+    (``recneg train/compare --negatives`` and ``--n-sampled`` against the items of the
+    split, ``recneg sample --k`` and :func:`recneg.sampling_io.memory_negatives` against
+    the distinct items of the log) may not exceed the candidate items. Up to that cap a
+    user who has seen many items may get fewer distinct negatives than asked, which
+    ``recneg sample`` reports as a shortfall. Beyond it a request can only repeat items,
+    and its cost is the hazard: training memory grows with it (issue #10: 99,999
+    negatives for 1,682 items filled 7.6 GB).
+
+    :meth:`recneg.samplers.NegativeSampler.sample` itself draws with replacement and
+    accepts any ``num_negatives`` (goodness-of-fit checks draw thousands from a dozen
+    items), so a training loop calls this helper with the split's ``n_items`` before its
+    first batch.
+
+    ``name`` is how the caller spells the request (``"num_negatives"``, ``"--negatives"``),
+    ``pool`` describes the items (``"items of ml-100k"``).
+
+    Examples
+    --------
+    >>> check_negatives_fit("num_negatives", 10, 1682, pool="items the sampler was fitted on")
+    10
+    >>> check_negatives_fit("num_negatives", 99999, 1682, pool="items the sampler was fitted on")
+    Traceback (most recent call last):
+    ...
+    recneg._errors.RecnegError: num_negatives 99999 exceeds the 1682 items the sampler was fitted on; pass num_negatives 1682 or fewer
+    """
+    requested, available = int(requested), int(available)
+    if requested > available:
+        raise RecnegError(
+            f"{name} {requested} exceeds the {available} {pool}; pass {name} {available} or fewer"
+        )
+    return requested

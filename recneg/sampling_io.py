@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import time
 import uuid
@@ -39,7 +40,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ._errors import RecnegError, check_positive_int
+from ._errors import RecnegError, check_negatives_fit, check_positive_int
 
 __all__ = [
     "hash_uniform",
@@ -315,29 +316,109 @@ class _Groups:
     extra: dict = field(default_factory=dict)
 
 
-def _int_ids(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
+def _rows(position: int) -> str:
+    """Where a value sits in an in-memory frame: its 1-based row."""
+    return f"row {position + 1}"
+
+
+def _shown(value) -> str:
+    """A bad value as a message shows it: its repr, shortened to stay on one line."""
+    value = value.item() if isinstance(value, np.generic) else value
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _int_ids(frame: pd.DataFrame, col: str, what: str, where=_rows) -> np.ndarray:
+    """The ``col`` column as int64 ids, or a one-line error naming the first bad value.
+
+    ``where(position)`` says where the 0-based data row ``position`` is (``"row 3"``, or
+    ``"line 4 of log.csv"`` for a file). Clean integer columns take the fast path; the
+    slow path (object columns, floats, missing values) only reports the earliest bad row.
+    """
     if col not in frame.columns:
         raise RecnegError(
             f"the input has no {what} column {col!r} (columns: {', '.join(map(str, frame.columns))}); "
             f"name it with --{what}-col"
         )
     series = frame[col]
-    n_missing = int(series.isna().sum())
-    if n_missing:
-        raise RecnegError(f"column {col!r} has {n_missing} missing values; drop or fill those rows first")
+    if isinstance(series, pd.DataFrame):
+        raise RecnegError(f"{series.shape[1]} columns are named {col!r}; rename all but one")
+    head = f"{what} column {col!r}"
     if pd.api.types.is_bool_dtype(series):
-        raise RecnegError(f"column {col!r} holds booleans; {what} ids must be integers")
-    if pd.api.types.is_integer_dtype(series):
+        first = int(np.flatnonzero(series.notna().to_numpy())[0]) if series.notna().any() else 0
+        raise RecnegError(f"{head}, {where(first)}: {_shown(series.iloc[first])} is a boolean, "
+                          f"not an integer id; store {what} ids as integers")
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_integer_dtype(series) and not missing.any():
+        if series.dtype.kind == "u":  # uint64 from a file: the top half does not fit int64
+            values = series.to_numpy(np.uint64)
+            too_big = np.flatnonzero(values > np.uint64(np.iinfo(np.int64).max))
+            if len(too_big):
+                at = int(too_big[0])
+                raise RecnegError(f"{head}, {where(at)}: {int(values[at])} is outside the 64-bit "
+                                  f"integer range; remap {what} ids to smaller integers")
         return series.to_numpy(dtype=np.int64)
-    if pd.api.types.is_float_dtype(series):
-        values = series.to_numpy(dtype=np.float64)
-        bad = values != np.round(values)
-        if not bad.any() and np.abs(values).max(initial=0) < 2**53:
-            return values.astype(np.int64)
-        raise RecnegError(f"column {col!r} must hold integer {what} ids, found {float(values[bad][0])!r}; remap ids to integers first")
-    example = series.iloc[0] if len(series) else None
-    example = example.item() if isinstance(example, np.generic) else example
-    raise RecnegError(f"column {col!r} must hold integer {what} ids, found {example!r} ({series.dtype}); remap ids to integers first")
+
+    # Slow path: find the first row that is missing, not a number, not whole, or too large.
+    if pd.api.types.is_numeric_dtype(series):
+        numbers = series.to_numpy(np.float64, na_value=np.nan)
+    else:
+        try:
+            numbers = pd.to_numeric(series, errors="coerce")
+        except (TypeError, ValueError):  # objects that are not scalars (lists, dicts)
+            numbers = pd.Series(np.nan, index=series.index)
+        if pd.api.types.is_integer_dtype(numbers) and not missing.any():
+            return numbers.to_numpy(np.int64)  # all whole numbers: exact, no float detour
+        numbers = numbers.to_numpy(np.float64, na_value=np.nan)
+    not_number = np.isnan(numbers) & ~missing
+    if series.dtype == object:  # True would pass as 1
+        not_number |= series.map(type).isin([bool, np.bool_]).to_numpy()
+    with np.errstate(invalid="ignore"):
+        not_whole = np.isfinite(numbers) & (numbers != np.round(numbers))
+        infinite = np.isinf(numbers)
+        too_big = np.isfinite(numbers) & (np.abs(numbers) >= 2.0**53) & ~not_whole
+    exact = {}
+    if too_big.any() and not pd.api.types.is_numeric_dtype(series):
+        # Text holds every digit: parse the large ids exactly (few rows, so a loop is fine).
+        for at in np.flatnonzero(too_big):
+            try:
+                value = int(str(series.iloc[at]).strip())
+            except ValueError:  # "1e17": a float in disguise, not exact
+                continue
+            if -(2**63) <= value < 2**63:
+                exact[int(at)] = value
+                too_big[at] = False
+    bad = missing | not_number | not_whole | infinite | too_big
+    if not bad.any():
+        ids = numbers.astype(np.int64)
+        ids[list(exact)] = list(exact.values())
+        return ids
+    at = int(np.flatnonzero(bad)[0])
+    value = series.iloc[at]
+    if missing[at]:
+        n = int(missing.sum())
+        rows = "1 row" if n == 1 else f"{n} rows"
+        raise RecnegError(f"{head}, {where(at)}: the {what} id is missing ({rows} in all); "
+                          "fill or drop those rows")
+    if too_big[at] and abs(numbers[at]) >= 2.0**63:
+        raise RecnegError(f"{head}, {where(at)}: {_shown(value)} is outside the 64-bit integer "
+                          f"range; remap {what} ids to smaller integers")
+    if too_big[at]:
+        raise RecnegError(f"{head}, {where(at)}: {_shown(value)} is too large to be an exact id "
+                          f"as a decimal number (|id| < 2**53); write {what} ids as plain integers")
+    raise RecnegError(f"{head}, {where(at)}: {_shown(value)} is not an integer id; "
+                      f"fix the row or remap {what} ids to integers")
+
+
+def _check_present(frame: pd.DataFrame, columns: Sequence[str], where=_rows) -> None:
+    """Raise naming the first missing value of any of ``columns`` (context columns)."""
+    for col in columns:
+        missing = frame[col].isna().to_numpy()
+        if missing.any():
+            at, n = int(np.flatnonzero(missing)[0]), int(missing.sum())
+            rows = "1 row" if n == 1 else f"{n} rows"
+            raise RecnegError(f"context column {col!r}, {where(at)}: the value is missing "
+                              f"({rows} in all); fill or drop those rows")
 
 
 def _weights(counts: np.ndarray, method: str, alpha: float) -> np.ndarray:
@@ -370,6 +451,49 @@ def _segment_sums(values: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+@dataclass
+class Shortfall:
+    """The groups of a sampling run that received fewer than ``k`` negatives.
+
+    A group falls short when it has fewer than ``k`` unseen items to draw from (without
+    replacement), or none at all. ``table`` has one row per short group: its key columns
+    (the user column, plus the item column and ``occurrence`` per interaction, or the
+    context columns) and ``negatives``, the number it received; every group not listed
+    received ``k``.
+    """
+
+    k: int
+    groups: int
+    unit: str  # "users", "interactions" or "(user, context) groups"
+    table: pd.DataFrame
+
+    @property
+    def short(self) -> int:
+        return len(self.table)
+
+    @property
+    def fewest(self) -> int:
+        return int(self.table["negatives"].min()) if len(self.table) else self.k
+
+    def example(self) -> str:
+        """The key of a group with the fewest negatives, e.g. ``"user 7"``."""
+        row = self.table.loc[self.table["negatives"].idxmin()]
+        keys = [c for c in self.table.columns if c != "negatives"]
+        return ", ".join([f"user {_shown(row[keys[0]])}", *(f"{c} {_shown(row[c])}" for c in keys[1:])])
+
+    def describe(self) -> str:
+        """``"2 of 2 users got fewer than 5 negatives (fewest: 0, for user 1)"``."""
+        return (f"{self.short:,} of {self.groups:,} {self.unit} got fewer than {self.k} "
+                f"{'negative' if self.k == 1 else 'negatives'} "
+                f"(fewest: {self.fewest}, for {self.example()})")
+
+
+def _shortfall_unit(method: str, per: str) -> str:
+    if method == "context":
+        return "(user, context) groups"
+    return "users" if per == "user" else "interactions"
+
+
 def memory_negative_arrays(
     frame: pd.DataFrame,
     k: int,
@@ -393,6 +517,38 @@ def memory_negative_arrays(
     See :func:`memory_negatives` for the parameters; this variant skips building a
     DataFrame so that large outputs can be written (e.g. by pyarrow) without a copy.
     """
+    return _memory_sample(
+        frame, k, method=method, alpha=alpha, per=per, replace=replace, seed=seed,
+        user_col=user_col, item_col=item_col, context_cols=context_cols,
+        min_context_items=min_context_items, oversample=oversample,
+        shortfall_prob=shortfall_prob, strategy=strategy, chunk_rows=chunk_rows,
+    )[0]
+
+
+def _memory_sample(
+    frame: pd.DataFrame,
+    k: int,
+    *,
+    method: str = "popularity",
+    alpha: float = 0.75,
+    per: str = "user",
+    replace: bool = False,
+    seed: int = 0,
+    user_col: str = "user",
+    item_col: str = "item",
+    context_cols: Sequence[str] = ("segment", "week"),
+    min_context_items: int | None = None,
+    oversample="auto",
+    shortfall_prob: float = 1e-9,
+    strategy: str = "auto",
+    chunk_rows: int = 4_000_000,
+    k_name: str = "k",
+    log_name: str = "the log",
+) -> tuple[dict[str, np.ndarray], Shortfall]:
+    """:func:`memory_negative_arrays` plus the :class:`Shortfall` of the run.
+
+    ``k_name`` and ``log_name`` are how error messages call ``k`` and the log.
+    """
     if method not in METHODS:
         raise RecnegError(f"method must be one of {METHODS}, got {method!r}")
     k, alpha, seed, per, replace, oversample, shortfall_prob, strategy = check_common(
@@ -401,6 +557,7 @@ def memory_negative_arrays(
     if method == "context" and per != "user":
         raise RecnegError("method='context' draws per (user, context); use per='user' with it")
     chunk_rows = check_positive_int("chunk_rows", chunk_rows)
+    _check_distinct_columns(user_col, item_col, context_cols if method == "context" else ())
     users = _int_ids(frame, user_col, "user")
     items = _int_ids(frame, item_col, "item")
     if len(users) == 0:
@@ -408,6 +565,8 @@ def memory_negative_arrays(
 
     catalogue, item_gidx, global_counts = np.unique(items, return_inverse=True, return_counts=True)
     n_cat = len(catalogue)
+    # The output arrays grow with k: refuse a k beyond the catalogue before allocating them.
+    check_negatives_fit(k_name, k, n_cat, pool=f"distinct items in {log_name}")
     user_ids, user_idx = np.unique(users, return_inverse=True)
     n_users = len(user_ids)
     pos_keys = np.unique(user_idx * n_cat + item_gidx)  # sorted, grouped by user
@@ -459,6 +618,17 @@ def memory_negative_arrays(
     _keys_route(groups, strata, user_ids, catalogue, pos_keys, n_cat, k, replace, seed, chunk_rows, out_item, out_logq)
 
     filled = out_item >= 0
+    received = filled.reshape(n_groups, k).sum(axis=1)
+    short = np.flatnonzero(received < k)
+    table = {user_col: user_ids[groups.user_idx[short]]}
+    if method == "context":
+        for col, values in zip(context_cols, context_values):
+            table[col] = values[groups.g1[short] - 1]
+    elif per == "interaction":
+        table[item_col] = groups.g1[short]
+        table["occurrence"] = groups.g2[short].astype(np.int32)
+    table["negatives"] = received[short]
+    shortfall = Shortfall(k, n_groups, _shortfall_unit(method, per), pd.DataFrame(table))
     rows = None if filled.all() else np.flatnonzero(filled)
     if rows is None:  # the common case: no copies of the big output arrays
         group = np.repeat(np.arange(n_groups), k)
@@ -481,7 +651,18 @@ def memory_negative_arrays(
     result["log_q"] = log_q
     if method == "context":
         result["source"] = np.where(groups.stratum[group] == 0, "global", "context")
-    return result
+    return result, shortfall
+
+
+def _check_distinct_columns(user_col: str, item_col: str, context_cols: Sequence[str]) -> None:
+    """One column cannot play two parts (user and item, or an id and a context)."""
+    seen: dict[str, str] = {}
+    for flag, col in [("--user-col", user_col), ("--item-col", item_col),
+                      *[("--context-cols", c) for c in context_cols]]:
+        if col in seen:
+            both = f"{flag} names column {col!r} twice" if seen[col] == flag else f"{seen[col]} and {flag} both name column {col!r}"
+            raise RecnegError(f"{both}; give each part its own column")
+        seen[col] = flag
 
 
 def _context_groups(frame, context_cols, user_idx, item_gidx, n_cat, pos_keys, pos_indptr,
@@ -492,15 +673,13 @@ def _context_groups(frame, context_cols, user_idx, item_gidx, n_cat, pos_keys, p
     for col in context_cols:
         if col not in frame.columns:
             raise RecnegError(f"the input has no context column {col!r} (columns: {', '.join(map(str, frame.columns))})")
-        n_missing = int(frame[col].isna().sum())
-        if n_missing:
-            raise RecnegError(f"context column {col!r} has {n_missing} missing values; fill them or drop those rows")
+    _check_present(frame, context_cols)
     min_items = 2 * k if min_context_items is None else check_positive_int("min_context_items", min_context_items)
     try:
         grouped = frame.groupby(context_cols, sort=True)
         ctx_id = grouped.ngroup().to_numpy(np.int64) + 1  # ids follow the sorted context values
-    except TypeError as exc:
-        raise RecnegError(f"context columns {context_cols} mix types that cannot be sorted ({exc}); cast them to one type") from None
+    except TypeError:
+        raise RecnegError(_mixed_types(frame, context_cols)) from None
     key_frame = grouped.size().index.to_frame(index=False)
     context_values = [key_frame[c].to_numpy() for c in context_cols]
     n_ctx = len(key_frame)
@@ -555,6 +734,20 @@ def _context_groups(frame, context_cols, user_idx, item_gidx, n_cat, pos_keys, p
     groups = _Groups(g_user, g_ctx, np.zeros(n_groups, dtype=np.int64), g_stratum, np.zeros(0), np.zeros(0))
     groups.extra["r_int"] = FIXED_POINT - mass - top[g_stratum]
     return groups, context_values
+
+
+def _mixed_types(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """The message for context values that cannot be sorted: the first row of another type."""
+    for col in columns:
+        kinds = frame[col].map(lambda v: "number" if isinstance(v, (int, float, np.number)) and not
+                               isinstance(v, (bool, np.bool_)) else type(v).__name__)
+        other = np.flatnonzero((kinds != kinds.iloc[0]).to_numpy())
+        if len(other):
+            at = int(other[0])
+            return (f"context column {col!r}, {_rows(at)}: {_shown(frame[col].iloc[at])} is a "
+                    f"{kinds.iloc[at]} but row 1 holds a {kinds.iloc[0]} ({_shown(frame[col].iloc[0])}); "
+                    "cast the column to one type")
+    return f"context columns {list(columns)} hold values that cannot be sorted; cast them to one type"
 
 
 def _chunks(cost: np.ndarray, limit: int):
@@ -758,8 +951,14 @@ def output_format(path: Path) -> str:
     raise RecnegError(f"output {str(path)!r} must end in .csv or .parquet")
 
 
-def read_interactions(path, columns: Sequence[str]) -> pd.DataFrame:
-    """Read the ``columns`` of a csv or parquet log into pandas.
+def read_interactions(path, columns: Sequence[str], *, ids: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read the ``columns`` of a csv or parquet log into pandas, checking every row.
+
+    ``ids`` maps id columns to what they hold (``{"user": "user", "item": "item"}``); they
+    come back as int64. Every requested column must be present and have no missing
+    value. Bad input raises :class:`~recneg.RecnegError` naming the bad value and where it
+    is: ``line N of FILE`` for csv (counting the header as line 1), ``row N`` (1-based)
+    for parquet.
 
     Examples
     --------
@@ -768,34 +967,172 @@ def read_interactions(path, columns: Sequence[str]) -> pd.DataFrame:
     >>> pd.DataFrame({"user": [0], "item": [3], "x": [1.5]}).to_csv(path, index=False)
     >>> read_interactions(path, ["user", "item"]).columns.tolist()
     ['user', 'item']
+    >>> _ = path.write_text("user,item\\n1,2\\n2,x\\n")
+    >>> read_interactions(path, ["user", "item"], ids={"user": "user", "item": "item"})
+    Traceback (most recent call last):
+    ...
+    recneg._errors.RecnegError: item column 'item', line 3 of .../log.csv: 'x' is not an integer id; fix the row or remap item ids to integers
     """
     path = Path(path)
     if not path.exists():
         raise RecnegError(f"input {str(path)!r} does not exist; check the path")
-    fmt = input_format(path)
-    try:
-        if fmt == "csv":
-            header = pd.read_csv(path, nrows=0, sep=None if path.name.lower().endswith(".tsv") else ",",
-                                 engine="python" if path.name.lower().endswith(".tsv") else "c")
-            present = list(header.columns)
-        else:
-            import pyarrow.parquet as pq
+    columns = list(columns)
+    if input_format(path) == "csv":
+        frame, where = _read_csv(path, columns), _CsvLines(path)
+    else:
+        frame, where = _read_parquet(path, columns), _ParquetRows(path)
+    return _checked(frame, path, columns, ids or {}, where)
 
-            present = list(pq.read_schema(path).names) if path.is_file() else list(
-                pq.ParquetDataset(path).schema.names
-            )
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise RecnegError(f"cannot read {str(path)!r} as {fmt}: {str(exc).splitlines()[0]}") from None
+
+def _checked(frame: pd.DataFrame, path: Path, columns: Sequence[str], ids: dict[str, str], where) -> pd.DataFrame:
+    unclean = [c for c in ids if c in frame.columns and not pd.api.types.is_integer_dtype(frame[c])]
+    if unclean and isinstance(where, _CsvLines):
+        # Slow path: pandas turned the column into floats or text; read it again as text, so
+        # that ids keep every digit and messages quote values as written.
+        try:
+            text = pd.read_csv(path, usecols=unclean, sep=_csv_sep(path), dtype=str, keep_default_na=True)
+        except _CSV_ERRORS as error:
+            raise _csv_errors(path, error) from None
+        if len(text) == len(frame):
+            for col in unclean:
+                frame[col] = text[col].to_numpy(dtype=object)
+    if frame.empty:
+        raise RecnegError(f"{path} has a header but no data rows; nothing to sample negatives for")
+    for col, what in ids.items():
+        frame[col] = _int_ids(frame, col, what, where)
+    _check_present(frame, [c for c in columns if c not in ids], where)
+    return frame
+
+
+def _opener(path: Path):
+    import gzip
+
+    return gzip.open if path.name.lower().endswith(".gz") else open
+
+
+class _CsvLines:
+    """``where(position)`` for a csv file: the line of 0-based data row ``position``.
+
+    Found by scanning the file only when an error is reported; blank lines are skipped
+    as pandas skips them, and the first non-blank line is the header.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, position: int) -> str:
+        seen = -1  # the header
+        with _opener(self.path)(self.path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if raw.strip():
+                    seen += 1
+                    if seen == position + 1:
+                        return f"line {number} of {self.path}"
+        return f"data row {position + 1} of {self.path}"
+
+
+class _ParquetRows:
+    """``where(position)`` for a parquet file: its 1-based row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, position: int) -> str:
+        return f"row {position + 1} of {self.path}"
+
+
+def _csv_sep(path: Path) -> str:
+    return "\t" if path.name.lower().endswith(".tsv") else ","
+
+
+def _not_utf8(path: Path) -> RecnegError:
+    with _opener(path)(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return RecnegError(f"{path}, line {number}: byte 0x{raw[error.start]:02x} is not "
+                                   "UTF-8 text; save the file as UTF-8")
+    return RecnegError(f"{path} is not UTF-8 text; save it as UTF-8")
+
+
+def _cannot_read(path: Path, fmt: str, error: BaseException) -> RecnegError:
+    detail = " ".join(str(error).split()) or type(error).__name__
+    detail = detail.split("C error: ")[-1]
+    quote = re.fullmatch(r"EOF inside string starting at row (\d+)", detail)
+    if quote:  # pandas counts records from 0, the header included
+        return RecnegError(f"{path}, line {int(quote.group(1)) + 1}: a quoted field is never closed; "
+                           "add the closing quote")
+    return RecnegError(f"cannot read {path} as {fmt}: {detail}; fix the file")
+
+
+def _missing_column(path: Path, present: Sequence, col: str) -> RecnegError:
+    hint = "rename it or pass --user-col/--item-col/--context-cols"
+    if len(present) == 1:
+        for sep in (";", "\t", "|", ",", " "):
+            if sep in str(present[0]) and sep != _csv_sep(path):
+                kind = "tab" if sep == "\t" else repr(sep)
+                hint = (f"the header looks {kind}-separated; recneg reads comma-separated .csv "
+                        "and tab-separated .tsv files")
+                break
+    if present and all(pd.notna(pd.to_numeric(pd.Series([str(c) for c in present]), errors="coerce"))):
+        hint = "the first line looks like data, not a header; add a header line such as user,item"
+    shown = ", ".join(_shown(str(c))[1:-1] for c in present) or "none"
+    return RecnegError(f"{path} has no column {col!r} (columns: {shown}); {hint}")
+
+
+def _csv_errors(path: Path, error: BaseException) -> RecnegError:
+    """A pandas error while reading ``path`` as one line."""
+    if isinstance(error, RecnegError):
+        return error
+    if isinstance(error, pd.errors.EmptyDataError):
+        return RecnegError(f"{path} is empty; write a header line (e.g. user,item) and one row per interaction")
+    if isinstance(error, UnicodeDecodeError):
+        return _not_utf8(path)
+    return _cannot_read(path, "csv", error)
+
+
+_CSV_ERRORS = (OSError, ValueError, pd.errors.ParserError)
+
+
+def _csv_header(path: Path, columns: Sequence[str]) -> list[str]:
+    """The header of a csv file, after checking that it names every one of ``columns``."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise _csv_errors(path, pd.errors.EmptyDataError())
+    try:
+        present = list(pd.read_csv(path, nrows=0, sep=_csv_sep(path)).columns)
+    except _CSV_ERRORS as error:
+        raise _csv_errors(path, error) from None
     missing = [c for c in columns if c not in present]
     if missing:
-        raise RecnegError(
-            f"{str(path)!r} has no column {missing[0]!r} (columns: {', '.join(map(str, present))}); "
-            "rename it or pass --user-col/--item-col/--context-cols"
-        )
-    if fmt == "csv":
-        sep = "\t" if path.name.lower().endswith(".tsv") else ","
-        return pd.read_csv(path, usecols=list(columns), sep=sep)[list(columns)]
-    return pd.read_parquet(path, columns=list(columns))
+        raise _missing_column(path, present, missing[0])
+    return present
+
+
+def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    _csv_header(path, columns)
+    try:
+        return pd.read_csv(path, usecols=columns, sep=_csv_sep(path))[columns]
+    except _CSV_ERRORS as error:
+        raise _csv_errors(path, error) from None
+
+
+def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise RecnegError("reading parquet needs pyarrow; pip install pyarrow or pass a .csv file") from None
+    try:
+        present = list(pq.read_schema(path).names) if path.is_file() else list(pq.ParquetDataset(path).schema.names)
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise _missing_column(path, present, missing[0])
+        return pd.read_parquet(path, columns=columns)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        if isinstance(error, RecnegError):
+            raise
+        raise _cannot_read(path, "parquet", error) from None
 
 
 def _temporary_sibling(path: Path) -> Path:
@@ -864,11 +1201,23 @@ class SampleSummary:
     rows: int | None
     seconds: float
     note: str = ""
+    shortfall: Shortfall | None = None
+    shortfall_path: str | None = None
 
     def line(self) -> str:
         rows = "?" if self.rows is None else f"{self.rows:,}"
         extra = f" ({self.note})" if self.note else ""
-        return f"wrote {rows} negatives to {self.output} with the {self.engine} engine in {self.seconds:.1f}s{extra}"
+        noun = "negative" if self.rows == 1 else "negatives"
+        line = f"wrote {rows} {noun} to {self.output} with the {self.engine} engine in {self.seconds:.1f}s{extra}"
+        if self.shortfall is not None and self.shortfall.short:
+            line += f"; {self.shortfall.describe()}; their counts are in {self.shortfall_path}"
+        return line
+
+
+def shortfall_path(output_path) -> Path:
+    """Where ``recneg sample`` lists the groups that got fewer than k negatives."""
+    output_path = Path(output_path)
+    return output_path.with_name(output_path.name + ".shortfall.csv")
 
 
 def _spark_unavailable_reason() -> str | None:
@@ -899,6 +1248,7 @@ def run_sample(
     spark_threshold_bytes: int = SPARK_THRESHOLD_BYTES,
     spark_master: str = "local[*]",
     driver_memory: str = "4g",
+    strict: bool = False,
 ) -> SampleSummary:
     """Read a log, draw negatives and write them: the function behind ``recneg sample``.
 
@@ -907,6 +1257,14 @@ def run_sample(
     when pyspark or Java is missing). The output is written to a temporary sibling and
     renamed; Spark writes a directory of part files under the output name.
 
+    ``k`` may not exceed the number of distinct items in the log (see
+    :func:`recneg._errors.check_negatives_fit`). A group (user, interaction or (user,
+    context)) with fewer than ``k`` unseen items gets what exists: the summary's
+    ``shortfall`` counts such groups, and they are listed with their counts in
+    :func:`shortfall_path` (``<output>.shortfall.csv``, written atomically after the
+    output; a stale one from an earlier run is removed). With ``strict=True`` a
+    shortfall raises :class:`~recneg.RecnegError` instead and nothing is written.
+
     Examples
     --------
     >>> import tempfile, pandas as pd
@@ -914,6 +1272,11 @@ def run_sample(
     >>> pd.DataFrame({"user": [0, 0, 1], "item": [1, 2, 3]}).to_csv(d / "log.csv", index=False)
     >>> run_sample(d / "log.csv", d / "neg.csv", k=1, method="uniform", engine="memory").rows
     2
+    >>> summary = run_sample(d / "log.csv", d / "neg.csv", k=2, method="uniform", engine="memory")
+    >>> summary.shortfall.describe()
+    '1 of 2 users got fewer than 2 negatives (fewest: 1, for user 0)'
+    >>> pd.read_csv(summary.shortfall_path).values.tolist()  # user 0 has seen 2 of the 3 items
+    [[0, 1]]
     """
     started = time.perf_counter()
     k = check_positive_int("k", k)
@@ -932,6 +1295,7 @@ def run_sample(
     if input_path.resolve() == output_path.resolve():
         raise RecnegError("--output must differ from --input")
     context_cols = tuple(context_cols) if method == "context" else ()
+    _check_distinct_columns(user_col, item_col, context_cols)
 
     note = ""
     chosen = engine
@@ -944,20 +1308,155 @@ def run_sample(
                 chosen = "spark"
             else:
                 note = f"input is {size / 2**20:.0f} MiB but Spark is unavailable: {reason}"
+    sidecar = shortfall_path(output_path)
     if chosen == "memory":
-        frame = read_interactions(input_path, [user_col, item_col, *context_cols])
-        columns = memory_negative_arrays(
+        frame = read_interactions(input_path, [user_col, item_col, *context_cols],
+                                  ids={user_col: "user", item_col: "item"})
+        columns, shortfall = _memory_sample(
             frame, k, method=method, alpha=alpha, per=per, replace=replace, seed=seed,
             user_col=user_col, item_col=item_col, context_cols=context_cols or ("segment", "week"),
+            k_name="--k", log_name=str(input_path),
         )
+        del frame
+        _refuse_if_strict(shortfall, strict, k)
         write_table(columns, output_path)
         rows = len(columns["negative"])
     else:
-        from . import spark as _spark
-
-        rows = _spark.sample_files(
+        rows, shortfall = _spark_sample(
             input_path, output_path, k=k, method=method, alpha=alpha, seed=seed, per=per,
             replace=replace, user_col=user_col, item_col=item_col, context_cols=context_cols,
-            master=spark_master, driver_memory=driver_memory,
+            master=spark_master, driver_memory=driver_memory, strict=strict,
         )
-    return SampleSummary(chosen, str(output_path), rows, time.perf_counter() - started, note)
+    if shortfall.short:
+        write_table({c: shortfall.table[c].to_numpy() for c in shortfall.table.columns}, sidecar)
+    elif sidecar.is_file():
+        sidecar.unlink()  # it described the output this run replaced
+    return SampleSummary(chosen, str(output_path), rows, time.perf_counter() - started, note,
+                         shortfall, str(sidecar) if shortfall.short else None)
+
+
+def _refuse_if_strict(shortfall: Shortfall, strict: bool, k: int) -> None:
+    if not strict or not shortfall.short:
+        return
+    fewest = shortfall.fewest
+    fix = (f"pass --k {fewest} or less" if fewest else
+           f"drop the {shortfall.unit} that have interacted with every item")
+    raise RecnegError(f"{shortfall.describe()} and --strict is set, so nothing was written; "
+                      f"{fix}, or drop --strict to write what exists")
+
+
+def _spark_sample(input_path: Path, output_path: Path, *, k, method, alpha, seed, per, replace,
+                  user_col, item_col, context_cols, master, driver_memory, strict) -> tuple[int, Shortfall]:
+    """The Spark engine: check the input, sample into a temporary sibling, count, rename."""
+    from . import spark as _spark
+
+    F, _ = _spark.require_pyspark()
+    if input_path.is_file() and input_format(input_path) == "csv":
+        _csv_header(input_path, [user_col, item_col, *context_cols])  # the memory engine's messages
+    spark = _spark.spark_session(master, driver_memory=driver_memory)
+    reader = spark.read
+    try:
+        if input_format(input_path) == "csv":
+            df = reader.option("header", True).option("inferSchema", True).csv(str(input_path))
+        else:
+            df = reader.parquet(str(input_path))
+    except Exception as exc:  # AnalysisException and friends: report them on one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RecnegError(f"Spark cannot read {str(input_path)!r}: {first}") from None
+    wanted = [user_col, item_col, *context_cols]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise _missing_column(input_path, df.columns, missing[0])
+    integral = {"tinyint", "smallint", "int", "bigint"}
+    types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    group_cols = {"user": [user_col], "interaction": [user_col, item_col]}[per] if method != "context" else [user_col, *context_cols]
+    stats = df.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.countDistinct(item_col).alias("items"),
+        F.countDistinct(*group_cols).alias("groups"),
+        *[F.count(F.when(F.col(c).isNull(), 1)).alias(f"null_{i}") for i, c in enumerate(wanted)],
+    ).first()
+    if types[user_col] not in integral or types[item_col] not in integral or any(
+        stats[f"null_{i}"] for i in range(len(wanted))
+    ):
+        # A bad value somewhere: the in-memory validator names it and its line (error path only).
+        _first_bad_row(input_path, wanted, {user_col: "user", item_col: "item"})
+    if stats["rows"] == 0:
+        raise RecnegError(f"{input_path} has a header but no data rows; nothing to sample negatives for")
+    check_negatives_fit("--k", k, stats["items"], pool=f"distinct items in {input_path}")
+    n_groups = stats["rows"] if per == "interaction" and method != "context" else stats["groups"]
+
+    tmp = output_path.with_name(f".{output_path.stem}.tmp-{uuid.uuid4().hex[:12]}{output_path.suffix}")
+    try:
+        rows = _spark.sample_files(
+            input_path, tmp, k=k, method=method, alpha=alpha, seed=seed, per=per,
+            replace=replace, user_col=user_col, item_col=item_col, context_cols=context_cols,
+            master=master, driver_memory=driver_memory, spark=spark,
+        )
+        table = pd.DataFrame({c: [] for c in [*group_cols, "negatives"]})
+        if rows < n_groups * k:  # no group gets more than k, so only then can one be short
+            table = _spark_short_groups(F, spark, df, tmp, k, per, method, user_col, item_col, context_cols)
+        shortfall = Shortfall(k, int(n_groups), _shortfall_unit(method, per), table)
+        _refuse_if_strict(shortfall, strict, k)
+        replace_path(tmp, output_path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    return rows, shortfall
+
+
+def _spark_short_groups(F, spark, df, written: Path, k, per, method, user_col, item_col, context_cols) -> pd.DataFrame:
+    """Every group of the input with fewer than ``k`` rows in the written output."""
+    if method == "context":
+        keys = [user_col, *context_cols]
+        groups = df.select(*keys).distinct()
+    elif per == "interaction":
+        keys = [user_col, item_col, "occurrence"]
+        groups = (df.groupBy(user_col, item_col).count()
+                  .withColumn("occurrence", F.explode(F.sequence(F.lit(0), F.col("count") - 1)))
+                  .drop("count"))
+    else:
+        keys = [user_col]
+        groups = df.select(user_col).distinct()
+    if output_format(written) == "parquet":
+        out = spark.read.parquet(str(written))
+    else:
+        out = spark.read.option("header", True).csv(str(written))
+    types = dict(groups.dtypes)
+    counts = (out.select(*[F.col(c).cast(types[c]).alias(c) for c in keys])
+              .groupBy(*keys).agg(F.count(F.lit(1)).alias("negatives")))
+    short = (groups.join(counts, on=keys, how="left").fillna(0, subset=["negatives"])
+             .filter(F.col("negatives") < k).orderBy(*keys))
+    columns = [*keys, "negatives"]
+    return pd.DataFrame.from_records([tuple(row) for row in short.collect()], columns=columns)
+
+
+def _first_bad_row(path: Path, columns: Sequence[str], ids: dict[str, str]) -> None:
+    """Raise the in-memory engine's one-line error for the first bad row of ``path``.
+
+    Reads the file in chunks, so it also serves inputs too large for memory; returns
+    silently when every row is fine.
+    """
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))) if path.is_dir() else [path]
+    for part in files:
+        try:
+            if input_format(path) == "csv":
+                where = _CsvLines(part)
+                _csv_header(part, columns)
+                chunks = pd.read_csv(part, usecols=list(columns), sep=_csv_sep(part), chunksize=1_000_000,
+                                     dtype={c: str for c in ids})  # text keeps every digit
+            else:
+                import pyarrow.parquet as pq
+
+                where = _ParquetRows(part)
+                chunks = (batch.to_pandas() for batch in
+                          pq.ParquetFile(part).iter_batches(1_000_000, columns=list(columns)))
+            offset = 0
+            for chunk in chunks:
+                _checked(chunk.reset_index(drop=True), part, columns, ids,
+                         lambda position, offset=offset: where(position + offset))
+                offset += len(chunk)
+        except _CSV_ERRORS as error:
+            if isinstance(error, RecnegError):
+                raise
+            raise _csv_errors(part, error) if input_format(path) == "csv" else _cannot_read(part, "parquet", error) from None

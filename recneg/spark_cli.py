@@ -62,7 +62,10 @@ def add_sample_command(subparsers) -> argparse.ArgumentParser:
             "interaction log and write them to csv/parquet. Popularity is counted on the input, "
             "so pass the training split only. The in-memory engine handles logs that fit in RAM; "
             "the Spark engine (pip install 'recneg[spark]', Java 17) streams larger ones and "
-            "writes a directory of part files. Both give the same negatives for the same seed."
+            "writes a directory of part files. Both give the same negatives for the same seed. "
+            "--k may not exceed the number of distinct items in the log. A group with fewer than "
+            "k unseen items gets what exists: the summary line says how many groups fell short "
+            "and the fewest negatives one got, and <output>.shortfall.csv lists them."
         ),
     )
     parser.add_argument("--input", required=True, help="interactions file (.csv or .parquet)")
@@ -78,6 +81,10 @@ def add_sample_command(subparsers) -> argparse.ArgumentParser:
                         help="one negative set per user (default) or per interaction")
     parser.add_argument("--replace", action="store_true",
                         help="i.i.d. negatives (with replacement) instead of k distinct ones")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail (exit 2, nothing written) when a group gets fewer than k negatives; "
+                        "by default such groups get what exists, and the summary counts them and "
+                        "lists them in <output>.shortfall.csv")
     parser.add_argument("--user-col", default="user", help="user id column (default 'user')")
     parser.add_argument("--item-col", default="item", help="item id column (default 'item')")
     parser.add_argument("--context-cols", type=_context_cols, default=("segment", "week"),
@@ -106,6 +113,7 @@ def sample_command(args: argparse.Namespace) -> int:
             context_cols=args.context_cols,
             spark_master=args.spark_master,
             driver_memory=args.driver_memory,
+            strict=args.strict,
         )
     except RecnegError as exc:
         print(f"recneg sample: error: {exc}", file=sys.stderr)

@@ -245,9 +245,14 @@ def test_uniform_is_uniform_over_unseen_items():
     "frame, kwargs, message",
     [
         (pd.DataFrame({"u": [1], "item": [2]}), {}, "no user column 'user'"),
-        (pd.DataFrame({"user": [1], "item": ["a"]}), {}, "must hold integer item ids, found 'a'"),
-        (pd.DataFrame({"user": [1], "item": [2.5]}), {}, "found 2.5"),
-        (pd.DataFrame({"user": [1, None], "item": [2, 3]}), {}, "1 missing values"),
+        (pd.DataFrame({"user": [1], "item": ["a"]}), {}, "item column 'item', row 1: 'a' is not an integer id"),
+        (pd.DataFrame({"user": [1, 1], "item": ["2", "x"]}), {}, "item column 'item', row 2: 'x' is not an integer id"),
+        (pd.DataFrame({"user": [1], "item": [2.5]}), {}, "row 1: 2.5 is not an integer id"),
+        (pd.DataFrame({"user": [1, None], "item": [2, 3]}), {}, r"user column 'user', row 2: the user id is missing \(1 row in all\)"),
+        (pd.DataFrame({"user": [1], "item": [float("inf")]}), {}, "row 1: inf is not an integer id"),
+        (pd.DataFrame({"user": [1], "item": [True]}), {}, "row 1: True is a boolean"),
+        (pd.DataFrame({"user": [1, 2], "item": [1, 2]}), {"k": 3}, "k 3 exceeds the 2 distinct items in the log; pass k 2 or fewer"),
+        (pd.DataFrame({"user": [1], "item": [2]}), {"item_col": "user"}, "--user-col and --item-col both name column 'user'"),
         (pd.DataFrame({"user": [1], "item": [2]}), {"k": 0}, "k must be positive"),
         (pd.DataFrame({"user": [1], "item": [2]}), {"method": "gumbel"}, "method must be one of"),
         (pd.DataFrame({"user": [1], "item": [2]}), {"alpha": float("nan")}, "alpha must be finite"),
@@ -258,7 +263,7 @@ def test_uniform_is_uniform_over_unseen_items():
     ],
 )
 def test_bad_input_raises_one_line(frame, kwargs, message):
-    kwargs = {"k": 2, **kwargs}
+    kwargs = {"k": 1, **kwargs}
     with pytest.raises(RecnegError, match=message) as info:
         memory_negatives(frame, **kwargs)
     assert "\n" not in str(info.value)
@@ -304,7 +309,7 @@ def test_cli_parquet_input_context_method(tmp_path, small_log):
     [
         (None, [], "does not exist"),
         (lambda p: pd.DataFrame({"uid": [1], "item": [2]}).to_csv(p, index=False), [], "no column 'user'"),
-        (lambda p: pd.DataFrame({"user": [1], "item": ["x"]}).to_csv(p, index=False), [], "integer item ids"),
+        (lambda p: pd.DataFrame({"user": [1], "item": ["x"]}).to_csv(p, index=False), [], "line 2 of"),
         (lambda p: pd.DataFrame({"user": [1], "item": [2]}).to_csv(p, index=False), ["--alpha", "nan"], "alpha must be finite"),
     ],
 )
@@ -445,9 +450,24 @@ def test_spark_engine_writes_the_same_negatives(tmp_path, small_log):
     assert set(parts.columns) == {"user", "negative", "slot", "log_q"} and len(parts) == 2 * small_log.user.nunique()
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"user": [1, 2], "item": ["a", "b"]}).to_csv(bad, index=False)
-    with pytest.raises(RecnegError, match="item ids must be integers") as info:
+    with pytest.raises(RecnegError, match="item column 'item', line 2 of .*bad.csv: 'a' is not an integer id") as info:
         run_sample(bad, tmp_path / "x.parquet", k=1, engine="spark")
     assert "\n" not in str(info.value) and not (tmp_path / "x.parquet").exists()
+    # Shortfalls (issue #10): both engines count the same groups and list them alike.
+    short_log = tmp_path / "short.csv"
+    pd.DataFrame({"user": [1, 1, 2, 3], "item": [2, 3, 2, 4], "segment": [0, 0, 0, 1]}).to_csv(short_log, index=False)
+    for per, method in [("user", "uniform"), ("interaction", "popularity"), ("user", "context")]:
+        kwargs = dict(k=2, per=per, method=method, context_cols=("segment",))
+        mem = run_sample(short_log, tmp_path / f"m-{per}-{method}.csv", engine="memory", **kwargs)
+        spk = run_sample(short_log, tmp_path / f"s-{per}-{method}.parquet", engine="spark", **kwargs)
+        assert mem.shortfall.short > 0 and spk.shortfall.describe() == mem.shortfall.describe()
+        pd.testing.assert_frame_equal(pd.read_csv(spk.shortfall_path), pd.read_csv(mem.shortfall_path))
+    with pytest.raises(RecnegError, match="--strict is set, so nothing was written"):
+        run_sample(short_log, tmp_path / "strict.parquet", k=2, engine="spark", strict=True)
+    with pytest.raises(RecnegError, match="--k 4 exceeds the 3 distinct items in .*short.csv; pass --k 3 or fewer"):
+        run_sample(short_log, tmp_path / "big.parquet", k=4, engine="spark")
+    assert not (tmp_path / "strict.parquet").exists() and not (tmp_path / "big.parquet").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 # --- missing dependencies (these run whether or not pyspark and Java are installed) -----
