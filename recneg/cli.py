@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._errors import RecnegError
+from ._errors import RecnegError, check_negatives_fit
 from .experiment_cli import add_experiment_command
 
 __all__ = ["main", "build_parser", "COMMANDS", "EXTENSIONS", "atomic_output"]
@@ -307,13 +307,15 @@ def _run_inspect(args) -> int:
     log = _load(args, **INSPECT_WORLD)
     from .data import leave_one_out
 
-    _print_table(dataset_statistics(log), title=f"dataset: {log.name}")
+    # Everything is computed before anything is printed: bad input gives one line, not half a report.
+    statistics = dataset_statistics(log)
+    cohorts = cohort_table(leave_one_out(log).train.item_counts())
+    sizes = _split_sizes(log)
+    _print_table(statistics, title=f"dataset: {log.name}")
     print()
-    train = leave_one_out(log).train
-    _print_table(cohort_table(train.item_counts()),
-                 title="popularity cohorts (leave-one-out training split)", floatfmt="{:.3f}")
+    _print_table(cohorts, title="popularity cohorts (leave-one-out training split)", floatfmt="{:.3f}")
     print()
-    _print_table(_split_sizes(log), title="evaluation splits")
+    _print_table(sizes, title="evaluation splits")
     return 0
 
 
@@ -422,6 +424,11 @@ def _experiment_setup(args) -> tuple[object, dict]:
         raise RecnegError(f"the {split.protocol} split of {log.name} has no validation or test rows; use a larger dataset")
     if max(args.ks) > split.n_items:
         raise RecnegError(f"--ks {max(args.ks)} exceeds the {split.n_items} items; pass smaller cut-offs")
+    # Before anything is built: a request beyond the catalogue only costs memory (#10).
+    if args.loss != "ce" and model != "most-popular":
+        check_negatives_fit("--negatives", args.negatives, split.n_items, pool=f"items of {log.name}")
+    if args.protocol == "sampled":
+        check_negatives_fit("--n-sampled", args.n_sampled, split.n_items, pool=f"items of {log.name}")
     build_model(model, split, random_state=0, **model_params)  # validates model parameters
     run = dict(model=model, loss=args.loss, protocol=args.protocol, n_sampled=args.n_sampled,
                model_params=model_params, **config)

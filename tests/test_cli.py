@@ -229,3 +229,32 @@ def test_extension_commands_are_registered(capsys, monkeypatch):
     monkeypatch.setattr(cli, "EXTENSIONS", cli.EXTENSIONS + (("recneg_fake_extension", "add_hello_command"),))
     code, out, _ = run(capsys, "hello", "--name", "sampler")
     assert code == 0 and out.strip() == "hello sampler"
+
+
+# -- negatives beyond the catalogue (issue #10) -------------------------------------------
+def test_train_refuses_more_negatives_than_items_before_training(capsys, tmp_path):
+    out = tmp_path / "t.csv"
+    code, stdout, err = run(capsys, "train", *TINY, "--negatives", "99999", "--out", str(out))
+    assert_usage_error(code, err, "--negatives 99999 exceeds the 30 items of synthetic; pass --negatives 30 or fewer")
+    assert stdout == "" and not out.exists()
+    code, _, err = run(capsys, "compare", *TINY, "--samplers", "uniform", "--seeds", "0", "--negatives", "31")
+    assert_usage_error(code, err, "--negatives 31 exceeds the 30 items")
+    code, _, err = run(capsys, "train", *TINY, "--protocol", "sampled", "--n-sampled", "31")
+    assert_usage_error(code, err, "--n-sampled 31 exceeds the 30 items of synthetic")
+
+
+def test_negatives_are_not_checked_where_they_are_unused(capsys):
+    # The full softmax and the most-popular baseline draw no negatives.
+    for extra in (["--loss", "ce"], ["--model", "most-popular"]):
+        code, _, err = run(capsys, "train", *TINY, "--negatives", "99999", *extra)
+        assert code == 0, err
+
+
+def test_inspect_prints_nothing_when_it_fails(capsys, tmp_path):
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,10\n1,2,4,11\n")
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,A,Drama\n2,B,Drama\n")
+    code, stdout, err = run(capsys, "inspect", "ml-latest-small", "--data-dir", str(folder), "--no-download")
+    assert_usage_error(code, err, "too few")
+    assert stdout == ""

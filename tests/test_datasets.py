@@ -325,3 +325,38 @@ def test_filters_that_remove_everything(tmp_path):
     with pytest.raises(RecnegError, match="relax the filters") as error:
         load_dataset("ml-100k", data_dir=tmp_path, download=False, k_core=5)
     _one_line(error)
+
+
+# -- values that cannot be ids (issue #10) ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ("1\t1\t5\t10\n2\t99999999999999999999\t3\t11\n",
+         "item id '99999999999999999999' on line 2 of"),
+        ("1\t1\t5\t10\n2\t9007199254740993.0\t3\t11\n",
+         "item id on line 2 ('2\\t9007199254740993.0\\t3\\t11') of"),
+        ("1\t1\t5\t10\n2\t1\t3\t\n", "malformed line 2 in"),
+    ],
+)
+def test_ids_too_large_for_exact_floats_are_refused(tmp_path, data, fragment):
+    _write_ml100k(tmp_path / "ml-100k", data)
+    with pytest.raises(RecnegError) as error:
+        load_dataset("ml-100k", data_dir=tmp_path, download=False)
+    assert fragment in _one_line(error)
+
+
+def test_undecodable_bytes_are_named_with_their_line(tmp_path):
+    folder = tmp_path / "amazon-beauty"
+    folder.mkdir()
+    (folder / "Beauty.txt").write_bytes(b"1 2 3\n2 3 4\n3 \xff 5\n")
+    with pytest.raises(RecnegError) as error:
+        load_dataset("amazon-beauty", data_dir=tmp_path, download=False)
+    assert _one_line(error) == (f"line 3 of {folder / 'Beauty.txt'}: byte 0xff is not utf-8 text; "
+                                "download the dataset again or fix the line")
+
+
+def test_interactions_name_the_id_out_of_range():
+    with pytest.raises(RecnegError, match=r"item id 7 \(interaction 1\) is outside 1..3"):
+        Interactions(np.array([0, 0]), np.array([1, 7]), np.array([0, 1]), n_users=1, n_items=3)
+    with pytest.raises(RecnegError, match=r"user id -1 \(interaction 0\) is outside 0..0"):
+        Interactions(np.array([-1]), np.array([1]), np.array([0]), n_users=1, n_items=3)

@@ -367,16 +367,26 @@ def _read_table(path: Path, *, sep: str, names=None, header: bool = False,
         raise RecnegError(
             f"malformed {where} in {path} ({detail}); fix or remove the line"
         ) from None
-    except UnicodeDecodeError as error:
-        raise RecnegError(
-            f"{path} is not valid {encoding} text ({_one_line(error)}); download it again"
-        ) from None
+    except UnicodeDecodeError:
+        raise _not_text(path, encoding) from None
     lines = np.arange(len(frame), dtype=np.int64) + (2 if header else 1)
     blank = frame.isna().all(axis=1).to_numpy()
     frame, lines = frame.loc[~blank], lines[~blank]
     if frame.empty:
         raise RecnegError(f"{path} has no data lines; download the dataset again")
     return frame, lines
+
+
+def _not_text(path: Path, encoding: str) -> RecnegError:
+    """The first line of ``path`` that is not ``encoding`` text, as a one-line error."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                return RecnegError(f"line {number} of {path}: byte 0x{raw[error.start]:02x} is not "
+                                   f"{encoding} text; download the dataset again or fix the line")
+    return RecnegError(f"{path} is not valid {encoding} text; download the dataset again")
 
 
 def _require_columns(frame: pd.DataFrame, path: Path, columns) -> None:
@@ -391,21 +401,43 @@ def _require_columns(frame: pd.DataFrame, path: Path, columns) -> None:
 def _numbers(frame, column, path: Path, lines, what: str, *, integer: bool) -> np.ndarray:
     col = frame[column]
     if integer and pd.api.types.is_integer_dtype(col.dtype):
-        return col.to_numpy(np.int64)
+        if col.dtype.kind != "u" or not (col.to_numpy(np.uint64) > np.iinfo(np.int64).max).any():
+            return col.to_numpy(np.int64)
     values = pd.to_numeric(col, errors="coerce").to_numpy(np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
+    too_large = np.zeros(len(values), dtype=bool)
     if integer:
-        bad |= values != np.round(values)
+        with np.errstate(invalid="ignore"):
+            bad |= values != np.round(values)
+            # Beyond 2**53 a float no longer holds every integer: the id would change.
+            too_large = ~bad & (np.abs(values) >= 2.0**53)
+        bad |= too_large
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raw = col.iloc[row]
         if pd.isna(raw):
             raise RecnegError(f"malformed line {lines[row]} in {path}: the {what} is missing; "
                               "fix or remove the line")
+        if too_large[row]:
+            # A float column no longer holds the digits as written: quote the line instead.
+            shown = (f"{str(raw)!r} on line {lines[row]}" if not pd.api.types.is_float_dtype(col.dtype)
+                     else f"on line {lines[row]} ({_line_text(path, lines[row])!r})")
+            raise RecnegError(f"{what} {shown} of {path} is too large (at most 2**53 - 1); "
+                              "fix or remove the line")
         article = "an integer" if integer else "a number"
         raise RecnegError(f"{what} {str(raw)!r} on line {lines[row]} of {path} is not "
                           f"{article}; fix or remove the line")
     return values.astype(np.int64) if integer else values
+
+
+def _line_text(path: Path, number: int) -> str:
+    """Line ``number`` (1-based) of ``path`` as written, for an error message."""
+    with open(path, "rb") as handle:
+        for at, raw in enumerate(handle, 1):
+            if at == number:
+                text = raw.decode("latin-1").rstrip("\r\n")
+                return text if len(text) <= 60 else text[:57] + "..."
+    return ""
 
 
 def _check_unique(ids: np.ndarray, path: Path, lines) -> None:
@@ -486,10 +518,8 @@ def _split_lines(path: Path, sep: str, n_fields: int, *, encoding: str):
         raise _empty(path)
     try:
         text = path.read_text(encoding=encoding)
-    except UnicodeDecodeError as error:
-        raise RecnegError(
-            f"{path} is not valid {encoding} text ({_one_line(error)}); download it again"
-        ) from None
+    except UnicodeDecodeError:
+        raise _not_text(path, encoding) from None
     series = pd.Series(text.splitlines(), dtype=object)
     lines = np.arange(1, len(series) + 1)
     keep = (series.str.strip() != "").to_numpy()
@@ -524,9 +554,8 @@ def _load_beauty(folder: Path) -> _Raw:
         raise _empty(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise RecnegError(f"{path} is not valid UTF-8 text ({_one_line(error)}); "
-                          "download it again") from None
+    except UnicodeDecodeError:
+        raise _not_text(path, "utf-8") from None
     # One pass of string splitting; everything after it is numpy.
     rows = [line.split() for line in text.splitlines()]
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
@@ -539,11 +568,14 @@ def _load_beauty(folder: Path) -> _Raw:
                           "without items; each line must be 'user item item ...'")
     tokens = np.array(list(chain.from_iterable(rows)))
     values = pd.to_numeric(pd.Series(tokens), errors="coerce").to_numpy(np.float64)
-    bad = ~np.isfinite(values) | (values != np.round(values))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**53)
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
         line = int(np.repeat(line_numbers, lengths)[at])
-        raise RecnegError(f"id {str(tokens[at])!r} on line {line} of {path} is not an integer; "
+        problem = ("is too large (at most 2**53 - 1)" if np.isfinite(values[at]) and values[at] == np.round(values[at])
+                   else "is not an integer")
+        raise RecnegError(f"id {str(tokens[at])!r} on line {line} of {path} {problem}; "
                           "fix or remove the line")
     values = values.astype(np.int64)
     nonblank = lengths > 0

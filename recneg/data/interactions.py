@@ -76,12 +76,15 @@ class Interactions:
                 f"{len(self.users)}, {len(self.items)}, {len(self.timestamps)}"
             )
         if n and (self.items.min() < 1 or self.items.max() > self.n_items):
+            at = int(np.flatnonzero((self.items < 1) | (self.items > self.n_items))[0])
             raise RecnegError(
-                f"item ids must lie in 1..{self.n_items} (0 is padding); remap ids with "
-                "recneg.data.remap_ids first"
+                f"item id {self.items[at]} (interaction {at}) is outside 1..{self.n_items} "
+                "(0 is padding); remap ids with recneg.data.remap_ids first"
             )
         if n and (self.users.min() < 0 or self.users.max() >= self.n_users):
-            raise RecnegError(f"user ids must lie in 0..{self.n_users - 1}")
+            at = int(np.flatnonzero((self.users < 0) | (self.users >= self.n_users))[0])
+            raise RecnegError(f"user id {self.users[at]} (interaction {at}) is outside "
+                              f"0..{self.n_users - 1}; remap ids with recneg.data.remap_ids first")
 
     def __len__(self) -> int:
         return len(self.users)
