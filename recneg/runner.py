@@ -148,6 +148,43 @@ class Journal:
             os.fsync(handle.fileno())
 
 
+class Claims:
+    """Which cells a live process is training: one file per cell, created exclusively.
+
+    A claim whose process has died is stale and is taken over, so a killed run never
+    blocks its cells.
+    """
+
+    def __init__(self, folder) -> None:
+        self.folder = Path(folder)
+
+    def take(self, key: str) -> bool:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / key
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if _alive(path):
+                return False
+            path.unlink(missing_ok=True)  # left by a process that died
+            return self.take(key)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+
+    def release(self, key: str) -> None:
+        (self.folder / key).unlink(missing_ok=True)
+
+
+def _alive(claim: Path) -> bool:
+    try:
+        pid = int(claim.read_text() or 0)
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return pid != 0
+
+
 # -- selection ---------------------------------------------------------------------------------
 def choose_parameters(grid: Grid, records: Mapping[str, dict]) -> tuple[dict, dict]:
     """Pick each tuned arm's parameters from finished tuning cells.
@@ -258,7 +295,7 @@ def _pending(grid: Grid, records: Mapping[str, dict]) -> list[Cell]:
 
 
 def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
-             max_cells: int | None = None, progress: bool = True) -> dict:
+             max_cells: int | None = None, progress: bool = True, poll_seconds: float = 20.0) -> dict:
     """Run (or resume) the grid in ``path``; return the provenance written beside the CSV.
 
     Parameters
@@ -275,6 +312,10 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
         Stop after this many newly trained cells (the next run resumes).
     progress : bool
         Show a progress bar with an ETA over the cells still to run.
+    poll_seconds : float
+        How often a process whose runnable cells are all claimed by other processes looks
+        again. Several processes may run the same grid at once (one per core): each claims
+        a cell before training it, and all of them append to the same journal.
     """
     grid = path if isinstance(path, Grid) else load_grid(path)
     if threads is not None:
@@ -285,25 +326,33 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
     journal = Journal(results_dir / f"{grid.name}.cells.jsonl")
     config_file = grid.source if isinstance(path, Grid) else _relative(path)
     splits, floors, summaries = _prepare_settings(grid)
-    started, trained = _now(), 0
-    records = journal.read()
+    started, trained = _started(results_dir / f"{grid.name}.json"), 0
+    claims = Claims(results_dir / f".{grid.name}.claims")
     outputs = dict(floors=floors, summaries=summaries, started=started)
+    records = journal.read()
     bar = tqdm(total=len(grid.tuning_cells()) + grid.n_final_cells(), desc=grid.name, disable=not progress,
                initial=len(records), unit="cell")
-    while True:
+    while max_cells is None or trained < max_cells:
+        records = journal.read()  # other processes may be working on the same grid
         pending = _pending(grid, records)
-        if not pending or (max_cells is not None and trained >= max_cells):
+        if not pending:
             break
-        cell = pending[0]
+        cell = next((c for c in pending if claims.take(c.key)), None)
+        if cell is None:  # every runnable cell is being trained elsewhere: wait for one
+            time.sleep(poll_seconds)
+            continue
         bar.set_postfix_str(cell.describe()[-60:])
-        record = run_cell(cell, splits[cell.setting.label], floors[cell.setting.label], device=device)
-        journal.append(record)
+        try:
+            record = run_cell(cell, splits[cell.setting.label], floors[cell.setting.label], device=device)
+            journal.append(record)
+        finally:
+            claims.release(cell.key)
         records[record["key"]] = record
         trained += 1
         bar.update(1)
         write_outputs(grid, config_file, records, results_dir, **outputs)
     bar.close()
-    write_outputs(grid, config_file, records, results_dir, **outputs)
+    write_outputs(grid, config_file, journal.read(), results_dir, **outputs)
     return json.loads((results_dir / f"{grid.name}.json").read_text())
 
 
@@ -366,6 +415,14 @@ def versions() -> dict:
 
     return {"recneg": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "numpy": np.__version__, "pandas": pd.__version__, "scipy": scipy.__version__}
+
+
+def _started(json_path: Path) -> str:
+    """When the grid was first started (kept across resumed runs)."""
+    try:
+        return json.loads(json_path.read_text())["started_at"]
+    except (OSError, ValueError, KeyError):
+        return _now()
 
 
 def _now() -> str:

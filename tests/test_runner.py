@@ -277,3 +277,29 @@ def test_a_miniature_runs_the_same_code_path(grid_path, tmp_path):
     assert json.loads(frame.sampler_params.iloc[0]) == {"smoothing": 1.0, "alpha": 0.0}
     with pytest.raises(RecnegError, match="are not all in grid"):
         miniature(load_grid(grid_path), arms=["nope"])
+
+
+def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
+    claims = runner.Claims(tmp_path / "claims")
+    assert claims.take("a") and not claims.take("a")
+    claims.release("a")
+    assert claims.take("a")
+    (tmp_path / "claims" / "b").write_text("999999999")   # a process that no longer exists
+    assert claims.take("b")
+
+
+def test_two_processes_share_a_grid_without_training_a_cell_twice(grid_path, tmp_path):
+    import subprocess
+    import sys
+
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "recneg", "experiment", "run", str(grid_path),
+               "--results-dir", str(results), "--no-progress", "--threads", "1"]
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=600) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    lines = (results / "tiny.cells.jsonl").read_text().splitlines()
+    keys = [json.loads(line)["key"] for line in lines]
+    assert len(keys) == len(set(keys)) == 5
+    assert json.loads((results / "tiny.json").read_text())["complete"]
