@@ -300,3 +300,35 @@ def test_student_copy_command_writes_valid_notebooks(tmp_path):
 ])
 def test_final_check_call(source, expected):
     assert student.final_check_call(source) == expected
+
+
+# -- chapter checks never print the reference value --------------------------------------
+import ast  # noqa: E402
+
+_NO_ANSWER_MODULES = ["tour", "evaluation", "models", "false_negatives", "static"]
+_REFERENCE_NAMES = {"expected", "want", "reference", "right", "answer_key"}
+
+
+def _failure_messages(tree: ast.AST):
+    """Every f-string passed to ``fail``, ``expect`` or ``ExerciseCheckFailed``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in {
+                "fail", "expect", "ExerciseCheckFailed"}:
+            for argument in [*node.args, *(k.value for k in node.keywords)]:
+                for part in ast.walk(argument):
+                    if isinstance(part, ast.JoinedStr):
+                        yield node.lineno, part
+
+
+@pytest.mark.parametrize("module", _NO_ANSWER_MODULES)
+def test_chapter_checks_never_format_the_reference_into_a_failure(module):
+    path = ROOT / "recneg" / "exercises" / f"{module}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    leaks = []
+    for line, fstring in _failure_messages(tree):
+        names = {n.id for v in fstring.values if isinstance(v, ast.FormattedValue)
+                 for n in ast.walk(v.value) if isinstance(n, ast.Name)}
+        if names & _REFERENCE_NAMES:
+            leaks.append((line, sorted(names & _REFERENCE_NAMES)))
+    assert not leaks, f"{module}.py formats the reference value into a failure message: {leaks}"
+    assert "raise ExerciseCheckFailed(f\"Expected" not in path.read_text(encoding="utf-8")

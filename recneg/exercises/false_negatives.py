@@ -1,11 +1,17 @@
-"""Self-checks for the exercises of "False negatives and evaluation pitfalls"."""
+"""Self-checks for the exercises of "False negatives and evaluation pitfalls".
+
+A failing check says which mistake the answer looks like, and gives a hint; it never
+prints the expected value.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.stats import hypergeom
+import math
 
-from ._feedback import ExerciseCheckFailed, passed
+import numpy as np
+from scipy.stats import binom, hypergeom
+
+from ._feedback import call_answer, fail, passed
 
 __all__ = ["check_uniform_fnr", "check_popularity_fnr", "check_expected_sampled_hr"]
 
@@ -16,51 +22,130 @@ def _allowed(train_mask: np.ndarray) -> np.ndarray:
     return allowed
 
 
+def _rate(answer, name: str = "rate") -> float:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        fail(f"Your {name} is a {type(answer).__name__}, not a number.",
+             hint="Store one number: the mean over users.")
+    if not math.isfinite(value):
+        fail(f"Your {name} is not finite.", hint="Does some user have no item left to draw? "
+                                                  "Look for a division by zero.")
+    return value
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 + 1e-7 * abs(b)
+
+
 def check_uniform_fnr(answer: float, fn_mask, train_mask) -> None:
     """Check the exact false-negative rate of uniform sampling with exclusion."""
+    value = _rate(answer)
+    fn = np.asarray(fn_mask, bool)
     allowed = _allowed(train_mask)
-    expected = float((np.asarray(fn_mask).sum(1) / allowed.sum(1)).mean())
-    if abs(answer - expected) < 1e-9:
+    per_user = fn.sum(1) / allowed.sum(1)
+    expected = float(per_user.mean())
+    if _same(value, expected):
         passed("fn-uniform-exact", f"{expected:.2%} of uniform negatives are false negatives.")
         return
-    pooled = float(np.asarray(fn_mask).sum() / allowed.sum())
-    if abs(answer - pooled) < 1e-9:
-        raise ExerciseCheckFailed(
-            "You pooled all users; but every user is drawn equally often, so average the per-user rates."
-        )
-    if abs(answer - float((np.asarray(fn_mask).sum(1) / (fn_mask.shape[1] - 1)).mean())) < 1e-9:
-        raise ExerciseCheckFailed("Divide by the items each user may be drawn (not in training), not by all items.")
-    raise ExerciseCheckFailed(f"Expected {expected:.6f}, got {answer:.6f}.")
+    if _same(value, 100 * expected):
+        fail("Your rate looks like a percentage.", hint="Give it as a fraction between 0 and 1.")
+    if not 0 <= value <= 1:
+        fail("A false-negative rate lies between 0 and 1; yours does not.")
+    if _same(value, float(fn.sum() / allowed.sum())):
+        fail("You pooled all users into one ratio.",
+             hint="Users are drawn uniformly, so every user weighs the same: average the "
+                  "per-user rates.")
+    if _same(value, float((fn.sum(1) / (fn.shape[1] - 1)).mean())):
+        fail("You divided by all items, including the user's training items.",
+             hint="The sampler excludes training positives: divide by the items each user may "
+                  "be drawn.")
+    if _same(value, float((fn.sum(1) / fn.shape[1]).mean())) or _same(
+            value, float((fn.sum(1) / (~np.asarray(train_mask, bool)).sum(1)).mean())):
+        fail("You counted item 0, the padding column, as a drawable item.",
+             hint="Column 0 of the masks is padding; real items are columns 1..n_items.")
+    if _same(value, float(np.median(per_user))):
+        fail("You took the median over users.", hint="The expected rate is the mean over users.")
+    fail("Your rate is not the exact false-negative rate of the uniform sampler.",
+         hint="Per user: liked items outside training ÷ items the user may be drawn "
+              "(real items not in training); then average over users.")
 
 
 def check_popularity_fnr(answer: float, fn_mask, train_mask, counts) -> None:
     """Check the exact false-negative rate of popularity (alpha = 1) sampling with exclusion."""
+    value = _rate(answer)
+    fn = np.asarray(fn_mask, bool)
     allowed = _allowed(train_mask)
-    w = np.where(allowed, np.asarray(counts, float)[None, :], 0.0)
-    expected = float(((w * fn_mask).sum(1) / w.sum(1)).mean())
-    if abs(answer - expected) < 1e-9:
+    c = np.asarray(counts, float)
+    w = np.where(allowed, c[None, :], 0.0)
+    expected = float(((w * fn).sum(1) / w.sum(1)).mean())
+    if _same(value, expected):
         passed("fn-popularity-exact", f"{expected:.2%} of popularity negatives are false negatives.")
         return
-    raise ExerciseCheckFailed(
-        f"Expected {expected:.6f}, got {answer:.6f}. Weight each allowed item by its training count, "
-        "normalise per user, sum the weights of false negatives, then average over users."
-    )
+    if _same(value, 100 * expected):
+        fail("Your rate looks like a percentage.", hint="Give it as a fraction between 0 and 1.")
+    if not 0 <= value <= 1:
+        fail("A false-negative rate lies between 0 and 1; yours does not.")
+    if _same(value, float((w * fn).sum() / w.sum())):
+        fail("You pooled all users into one ratio.",
+             hint="Normalise the weights per user, then average the per-user rates.")
+    everything = np.broadcast_to(c[None, :], fn.shape).copy()
+    everything[:, 0] = 0.0
+    if _same(value, float(((everything * fn).sum(1) / everything.sum(1)).mean())):
+        fail("You normalised over all items, including the user's training items.",
+             hint="The sampler never draws a training positive: restrict the weights to the "
+                  "items each user may be drawn before normalising.")
+    if _same(value, float((fn.sum(1) / allowed.sum(1)).mean())):
+        fail("That is the uniform sampler's rate.",
+             hint="Weigh each allowed item by its training count.")
+    fail("Your rate is not the exact false-negative rate of the popularity sampler.",
+         hint="Weight each allowed item by its training count, normalise per user, sum the "
+              "weights of the false negatives, then average over users.")
 
 
 def check_expected_sampled_hr(fn) -> None:
     """Check ``fn(r, M, n, k)``, the probability of a sampled hit given a full rank."""
     r = np.array([0, 5, 9, 10, 50, 400])
-    M, n = 1000, 100
-    expected = hypergeom.cdf(9, M - 1, r, n)
-    got = np.asarray(fn(r, M, n, 10), float)
+    M, n, k = 1000, 100, 10
+    expected = hypergeom.cdf(k - 1, M - 1, r, n)
+    raw = call_answer(fn, r, M, n, k, name="expected_sampled_hr")
+    try:
+        got = np.asarray(raw, float)
+    except (TypeError, ValueError):
+        fail("Your function does not return numbers.", hint="Return a NumPy array of probabilities.")
     if got.shape != r.shape:
-        raise ExerciseCheckFailed(f"Vectorise over r: expected shape {r.shape}, got {got.shape}.")
+        fail(f"Vectorise over r: your function returned shape {got.shape} for {r.shape[0]} ranks.",
+             hint="Use array operations (scipy.stats functions accept arrays) instead of a "
+                  "single scalar.")
+    if not np.isfinite(got).all():
+        fail("Some of your probabilities are not finite.")
+    if np.allclose(got, expected, atol=1e-9):
+        passed("fn-sampled-hit", "a full rank of 50 is still a sampled hit with probability "
+              f"{expected[4]:.2f}.")
+        return
+    if ((got < -1e-12) | (got > 1 + 1e-12)).any():
+        fail("Some of your probabilities lie outside [0, 1].")
+    if np.allclose(got, 1 - expected, atol=1e-9):
+        fail("You computed the probability of a miss.",
+             hint=f"A hit is fewer than k = {k} sampled items above the target: the CDF, not "
+                  "the survival function.")
+    mistakes = [
+        (hypergeom.cdf(k, M - 1, r, n), "Off by one in the hit condition.",
+         f"A hit needs at most k - 1 = {k - 1} sampled items above the target (fewer than k), "
+         "not at most k."),
+        (hypergeom.cdf(k - 1, M, r, n), "The population is off by one.",
+         "The target is never sampled: the n items are drawn from the M - 1 *other* unseen items."),
+        (binom.cdf(k - 1, n, r / (M - 1)), "That is the binomial approximation.",
+         "The protocol draws without replacement, so the count is hypergeometric, not binomial."),
+    ]
+    for value, message, hint in mistakes:
+        if np.allclose(got, value, atol=1e-9):
+            fail(message, hint=hint)
     if got[0] != 1 or got[2] != 1:
-        raise ExerciseCheckFailed("A target with fewer than 10 items above it is always a hit: fn must be 1 for r < 10.")
-    if not np.allclose(got, expected, atol=1e-9):
-        raise ExerciseCheckFailed(
-            f"Expected {np.round(expected, 4).tolist()}, got {np.round(got, 4).tolist()}. The number of "
-            "sampled items above the target is hypergeometric with M - 1 items of which r are 'above'."
-        )
-    passed("fn-sampled-hit", "a full rank of 50 is still a sampled hit with probability "
-          f"{expected[4]:.2f}.")
+        fail(f"A target with fewer than k = {k} items above it is always a hit: your function "
+             "must return 1 for every r < k.")
+    worst = int(np.argmax(np.abs(got - expected)))
+    fail(f"Your probability is off at r = {int(r[worst])} (M = {M}, n = {n}, k = {k}).",
+         hint="The number of sampled items above the target is hypergeometric: n draws without "
+              "replacement from the M - 1 other unseen items, r of which rank above it; a hit "
+              "is at most k - 1 of them.")

@@ -1,34 +1,65 @@
-"""Self-checks for the exercises of "A tour of recneg"."""
+"""Self-checks for the exercises of "A tour of recneg".
+
+A failing check says which mistake the answer looks like, and gives a hint; it never
+prints the expected value.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 from scipy.stats import binom
 
 from ..data.interactions import Interactions
-from ._feedback import ExerciseCheckFailed, passed
+from ._feedback import fail, passed
 
 __all__ = ["check_unlabelled_share", "check_collisions", "check_popularity_probability"]
 
 
+def _number(answer, name: str) -> float:
+    """``answer`` as a float, or a failure that says it is not a number."""
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        fail(f"Your {name} is a {type(answer).__name__}, not a number.",
+             hint="Store a single Python or NumPy number.")
+    if not math.isfinite(value):
+        fail(f"Your {name} is {value!r}, not a finite number.",
+             hint="Look for a division by zero or a log of zero.")
+    return value
+
+
+def _same(a: float, b: float, rtol: float = 1e-6) -> bool:
+    return abs(a - b) <= 1e-12 + rtol * abs(b)
+
+
 def check_unlabelled_share(answer: float, train: Interactions) -> None:
     """Check the share of (user, item) pairs absent from the training split."""
+    value = _number(answer, "share")
+    cells = train.n_users * train.n_items
     observed = len(train.user_item_set())
-    expected = 1 - observed / (train.n_users * train.n_items)
-    if not np.isfinite(answer):
-        raise ExerciseCheckFailed(f"Your answer is {answer!r}; it should be a finite share between 0 and 1.")
-    if abs(answer - (1 - expected)) < 1e-9 and abs(answer - expected) > 1e-6:
-        raise ExerciseCheckFailed(
-            "You computed the share of *observed* pairs (the density); the exercise asks for the "
-            "unlabelled share, which is 1 minus it."
-        )
-    if abs(answer - expected) > 1e-9:
-        hint = ""
-        if abs(answer - (1 - len(train) / (train.n_users * train.n_items))) < 1e-9:
-            hint = (" It looks like you counted interactions, not distinct (user, item) pairs;"
-                    " repeated interactions count once.")
-        raise ExerciseCheckFailed(f"Expected {expected:.6f}, got {answer:.6f}.{hint}")
-    passed("tour-unlabelled", f"{expected:.2%} of the pairs are unlabelled.")
+    expected = 1 - observed / cells
+    if _same(value, expected):
+        passed("tour-unlabelled", f"{expected:.2%} of the pairs are unlabelled.")
+        return
+    if _same(value, 100 * expected):
+        fail("Your share looks like a percentage.", hint="Give it as a fraction between 0 and 1.")
+    if not 0 <= value <= 1:
+        fail("A share lies between 0 and 1; yours does not.",
+             hint="Divide the number of unlabelled pairs by the number of all (user, item) pairs.")
+    if _same(value, 1 - expected):
+        fail("You computed the share of *observed* pairs (the density); the exercise asks for "
+             "the unlabelled share.", hint="Subtract the density from 1.")
+    if _same(value, 1 - len(train) / cells):
+        fail("You counted interactions, not distinct (user, item) pairs.",
+             hint="Repeated interactions of a user with an item count once: use "
+                  "len(train.user_item_set()).")
+    if _same(value, 1 - observed / (train.n_users * (train.n_items + 1))):
+        fail("You counted item 0, the padding id, as a catalogue item.",
+             hint="The catalogue is items 1..n_items: there are n_users × n_items pairs.")
+    fail("Your share is not the unlabelled share of the training split.",
+         hint="Count the distinct (user, item) pairs of split.train, divide by "
+              "n_users × n_items, and subtract the result from 1.")
 
 
 def check_collisions(answer: int, train: Interactions, *, user: int, n_draws: int) -> None:
@@ -37,33 +68,59 @@ def check_collisions(answer: int, train: Interactions, *, user: int, n_draws: in
     The count is random, so the check accepts any value the binomial distribution of
     collisions makes plausible (two-sided p > 0.001).
     """
+    value = _number(answer, "collision count")
     p = len(train.user_item_set().items_of(user)) / train.n_items
     low, high = binom.ppf(0.0005, n_draws, p), binom.ppf(0.9995, n_draws, p)
-    if answer == 0 and p > 0:
-        raise ExerciseCheckFailed(
-            "Zero collisions: did you keep exclude_positives=True? The exercise asks what happens "
-            "*without* exclusion."
-        )
-    if not low <= answer <= high:
-        raise ExerciseCheckFailed(
-            f"{answer} collisions is implausible: with {n_draws} uniform draws and {p:.3%} of the "
-            f"catalogue in the user's history, expect about {n_draws * p:.0f} (99.9 % range "
-            f"{low:.0f}–{high:.0f}). Check that you sampled for user {user} and counted with that "
-            "user's training items."
-        )
-    passed("tour-exclusion", f"Plausible: about {n_draws * p:.0f} collisions are expected.")
+    if low <= value <= high and value == int(value):
+        passed("tour-exclusion", f"Plausible: about {n_draws * p:.0f} collisions are expected.")
+        return
+    if value != int(value) or (0 < value < 1):
+        fail("Your answer is not a whole number of draws.",
+             hint="Count the colliding draws (an integer); do not divide by the number of draws.")
+    if value < 0 or value > n_draws:
+        fail(f"A count of colliding draws lies between 0 and {n_draws}; yours does not.")
+    if value == 0 and p > 0:
+        fail("Zero collisions: did you keep exclude_positives=True?",
+             hint="The exercise asks what happens *without* exclusion: "
+                  "UniformSampler(exclude_positives=False).")
+    if value > high:
+        fail(f"Implausibly many collisions for uniform draws for user {user}.",
+             hint="Count only the draws that are in *this* user's training items "
+                  "(train.user_item_set().contains with the user's id), and draw uniformly, "
+                  "not by popularity.")
+    fail(f"Implausibly few collisions for uniform draws for user {user}.",
+         hint="Sample without exclusion, for the user you check, and compare each draw with "
+              "that user's training items. In expectation the count is n_draws × (the user's "
+              "training items ÷ n_items).")
 
 
 def check_popularity_probability(answer: float, train: Interactions, *, item: int, alpha: float) -> None:
     """Check the probability of drawing ``item`` from counts**alpha (no exclusion)."""
+    value = _number(answer, "probability")
     counts = train.item_counts().astype(float)[1:]
     weights = counts**alpha
     expected = weights[item - 1] / weights.sum()
-    if abs(answer - expected) <= 1e-9 + 1e-6 * expected:
+    if _same(value, expected):
         passed("tour-popularity-prob", f"p(item {item}) = {expected:.6f}.")
         return
-    if abs(answer - counts[item - 1] / counts.sum()) < 1e-9:
-        raise ExerciseCheckFailed(f"You used the raw counts; raise them to the power alpha = {alpha} first.")
-    if abs(answer - weights[item - 1] / (weights.sum() + 0.0**alpha)) < 1e-9:
-        raise ExerciseCheckFailed("Index 0 is padding; normalise over items 1..n_items only.")
-    raise ExerciseCheckFailed(f"Expected {expected:.6f}, got {answer:.6f}. Normalise c_j^alpha over all items 1..n_items.")
+    if _same(value, 100 * expected):
+        fail("Your probability looks like a percentage.", hint="Give it as a number between 0 and 1.")
+    if _same(value, counts[item - 1] / counts.sum()):
+        fail("You used the raw counts.", hint=f"Raise every count to the power alpha = {alpha} "
+                                               "before normalising.")
+    if _same(value, 1 / train.n_items):
+        fail("That is the uniform probability.",
+             hint="The popularity sampler weighs each item by its training count to the power alpha.")
+    if _same(value, weights[item - 1]):
+        fail("You gave the item's unnormalised weight.", hint="Divide by the sum of all items' weights.")
+    neighbours = [j for j in (item - 1, item + 1) if 1 <= j <= train.n_items]
+    if any(_same(value, weights[j - 1] / weights.sum()) for j in neighbours):
+        fail("Off by one in the item index: you took the weight of a neighbouring item.",
+             hint="item_counts()[0] is padding, so item j is item_counts()[j], and weights[j - 1] "
+                  "once the padding entry is dropped.")
+    if not 0 <= value <= 1:
+        fail("A probability lies between 0 and 1; yours does not.",
+             hint="Divide the item's weight by the sum of all items' weights.")
+    fail("Your probability is not the item's share of the popularity weights.",
+         hint="Compute c_j**alpha for every item 1..n_items from the *training* counts, then "
+              "divide the item's weight by their sum.")
