@@ -38,7 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import losses as L
-from ._errors import RecnegError, check_positive_int, check_probability
+from ._errors import RecnegError, check_negatives_fit, check_positive_int, check_probability
 from .data.interactions import Interactions, Split
 from .evaluation import evaluate
 from .samplers.base import NegativeSampler
@@ -435,6 +435,9 @@ class Trainer:
                 f"the model has {model.n_users} users but the split {split.n_users}; build it "
                 "with n_users=split.n_users"
             )
+        if self.sampler is not None:  # before the first batch allocates k scores per position
+            check_negatives_fit("num_negatives", cfg.num_negatives, split.n_items,
+                                pool=f"items of {split.train.name}")
         device = cfg.resolved_device()
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)

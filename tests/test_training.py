@@ -404,3 +404,16 @@ def test_compare_samplers_rejects_specs_without_name(small_split):
         compare_samplers(small_split, [{"alpha": 0.5}])
     with pytest.raises(RecnegError, match="samplers is empty"):
         compare_samplers(small_split, [])
+
+
+def test_more_negatives_than_items_fail_before_training():
+    from recneg.data import SyntheticWorld, leave_one_out
+    from recneg.models import BPRMF
+    from recneg.samplers import UniformSampler
+
+    split = leave_one_out(SyntheticWorld(n_users=30, n_items=20, random_state=0).generate())
+    model = BPRMF(split.n_users, split.n_items, dim=4, random_state=0)
+    config = TrainConfig(epochs=1, loss="bpr", num_negatives=99999, progress=False)
+    with pytest.raises(RecnegError, match=r"num_negatives 99999 exceeds the 20 items") as error:
+        Trainer(model, UniformSampler(random_state=0), config).fit(split)
+    assert "\n" not in str(error.value)
