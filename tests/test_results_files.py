@@ -1,0 +1,45 @@
+"""The committed results files are fit to publish.
+
+Every grid in ``experiments/`` that names a ``chapter`` must have complete results in
+``results/``, written from the grid as it is now (same config hash), with provenance
+beside them and no flagged run that the grid does not declare a failure shown on purpose.
+Any other results file must at least load (hash and flags checked). This is the same
+check the chapters run when they load their tables, so the book build cannot publish a
+stale or degenerate table either.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from recneg.results import load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+GRIDS = sorted((ROOT / "experiments").glob("*.toml"))
+PUBLISHED = [g for g in GRIDS if "chapter" in tomllib.loads(g.read_text())]
+RESULTS = sorted((ROOT / "results").glob("*.csv"))
+
+
+@pytest.mark.parametrize("grid", PUBLISHED, ids=lambda p: p.stem)
+def test_published_grids_have_complete_healthy_results(grid):
+    chapter = tomllib.loads(grid.read_text())["chapter"]
+    assert (ROOT / f"{chapter}.ipynb").exists() or (ROOT / f"{chapter}.md").exists(), chapter
+    results = load_results(grid.stem)            # raises on a stale hash, flags or missing cells
+    assert results.complete
+    source = (ROOT / f"{chapter}.ipynb").read_text() if (ROOT / f"{chapter}.ipynb").exists() else ""
+    assert grid.stem in source, f"{chapter} does not read results/{grid.stem}.csv"
+    seeds = results.summary(["hr@10"])["seeds"]
+    assert seeds.min() >= 5, "a published mean needs at least five seeds"
+
+
+@pytest.mark.parametrize("csv", RESULTS, ids=lambda p: p.stem)
+def test_every_results_file_has_provenance_and_loads(csv):
+    provenance = json.loads(csv.with_suffix(".json").read_text())
+    for field in ("commit", "config_hash", "versions", "compute", "cells", "most_popular_floor"):
+        assert field in provenance, field
+    assert csv.with_name(f"{csv.stem}.cells.jsonl").exists(), "the journal is part of the record"
+    load_results(csv.stem, require_complete=False)
