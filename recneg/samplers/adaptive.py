@@ -71,7 +71,8 @@ class AdaptiveSampler(NegativeSampler):
     Parameters
     ----------
     oversampling : int, default 4
-        Pool size as a multiple of ``k``.
+        Pool size as a multiple of ``k``. (Not the study's "batch oversampling factor",
+        which is how many pre-sampled batches its code keeps and reuses.)
     base : NegativeSampler, optional
         A sampler that needs no scorer, for the pool; :class:`UniformSampler` if
         omitted. It is copied, and takes this sampler's ``exclude_positives``.
