@@ -717,3 +717,14 @@ def test_register_sampler(train):
     finally:
         SAMPLERS.pop("custom-test")
     assert issubclass(Custom, NegativeSampler)
+
+
+def test_a_mix_that_rounds_to_no_mix_is_reported_once(train):
+    sampler = MixedSampler(0.25, random_state=0).fit(train)
+    users, targets = torch.tensor([0, 1]), torch.tensor([1, 2])
+    with pytest.warns(UserWarning, match=r"in_batch_fraction=0.25 of num_negatives=1 rounds to 0 .* at least 4"):
+        sampler.sample(users, targets, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler.sample(users, targets, 1)          # once per sampler, not per batch
+        MixedSampler(0.25, random_state=0).fit(train).sample(users, targets, 4)   # 1 of 4: a mix

@@ -697,7 +697,9 @@ class MixedSampler(NegativeSampler):
     Parameters
     ----------
     in_batch_fraction : float, default 0.5
-        Share of the negatives drawn from the batch, in [0, 1]; ``k_b = round(f·k)``.
+        Share of the negatives drawn from the batch, in [0, 1]; ``k_b = round(f·k)``. A
+        fraction strictly between 0 and 1 that rounds to none or all of ``k`` is an error
+        (with one negative per position, "mixed" would silently be uniform or in-batch).
     n_in_batch : int, optional
         The number of in-batch negatives itself (at most ``k``); overrides the fraction.
     base : ItemDistributionSampler, optional
@@ -741,6 +743,14 @@ class MixedSampler(NegativeSampler):
         """``(k_batch, k_base)`` for ``k`` negatives."""
         if self.n_in_batch is None:
             k_batch = int(round(self.in_batch_fraction * k))
+            if 0 < self.in_batch_fraction < 1 and k_batch in (0, k) and not self.__dict__.get("_warned_"):
+                # round() silently turns "mixed" into pure uniform or pure in-batch: say so once
+                self._warned_ = True
+                warnings.warn(
+                    f"MixedSampler: in_batch_fraction={self.in_batch_fraction:g} of num_negatives={k} rounds "
+                    f"to {k_batch} in-batch negatives, which is not a mix; draw at least "
+                    f"{math.ceil(1 / min(self.in_batch_fraction, 1 - self.in_batch_fraction))} negatives "
+                    "or pass n_in_batch", stacklevel=4)
         elif self.n_in_batch > k:
             raise RecnegError(f"n_in_batch={self.n_in_batch} exceeds num_negatives={k}; lower n_in_batch")
         else:
