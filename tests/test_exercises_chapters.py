@@ -135,18 +135,12 @@ def test_case_study_checks_name_the_mistake_and_never_the_answer():
     assert "expected" not in str(info.value)
 
 
-def test_false_negative_checks():
-    fn = np.zeros((2, 5), bool)
-    fn[0, 3] = fn[1, 1] = fn[1, 2] = True
-    tm = np.zeros((2, 5), bool)
-    tm[0, 1] = True
-    allowed = ~tm
-    allowed[:, 0] = False
+def test_false_negative_checks(fn_world):
+    fn, tm, allowed, counts = fn_world
     exact = float((fn.sum(1) / allowed.sum(1)).mean())
     false_negatives.check_uniform_fnr(exact, fn, tm)
     with pytest.raises(ExerciseCheckFailed, match="pooled"):
         false_negatives.check_uniform_fnr(float(fn.sum() / allowed.sum()), fn, tm)
-    counts = np.array([0, 5, 1, 1, 3.0])
     w = np.where(allowed, counts, 0)
     false_negatives.check_popularity_fnr(float(((w * fn).sum(1) / w.sum(1)).mean()), fn, tm, counts)
     from scipy.stats import hypergeom
