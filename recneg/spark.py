@@ -97,6 +97,7 @@ from ._errors import RecnegError, check_positive_int
 from . import sampling_io as _core
 
 __all__ = [
+    "memory_limit_mb",
     "require_pyspark",
     "require_java",
     "spark_session",
@@ -118,6 +119,38 @@ def require_pyspark():
     except ImportError:
         raise RecnegError("pyspark is not installed; install it with pip install 'recneg[spark]'") from None
     return F, Window
+
+
+def memory_limit_mb() -> int | None:
+    """The memory this process may use, in MiB, when a container caps it; else ``None``.
+
+    Reads the cgroup limit (v2 ``memory.max``, then v1 ``memory.limit_in_bytes``), the cap
+    Binder's 2 GB pods and CI containers set. ``RECNEG_MEMORY_LIMIT_MB`` overrides it, so a
+    notebook's small-machine path can be tested anywhere.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["RECNEG_MEMORY_LIMIT_MB"] = "2048"
+    >>> memory_limit_mb()
+    2048
+    >>> del os.environ["RECNEG_MEMORY_LIMIT_MB"]
+    """
+    override = os.environ.get("RECNEG_MEMORY_LIMIT_MB")
+    if override:
+        try:
+            return check_positive_int("RECNEG_MEMORY_LIMIT_MB", int(override))
+        except ValueError:
+            raise RecnegError(f"RECNEG_MEMORY_LIMIT_MB={override!r} is not a whole number of MiB") from None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:  # v1 reports "no limit" as a huge number
+            return int(text) >> 20
+        return None
+    return None
 
 
 def require_java() -> str:
