@@ -361,8 +361,9 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
            metrics=("hr@10", "ndcg@10", "mrr"), device=None) -> pd.DataFrame:
     """Re-run ``cells`` random final cells of a results file; compare with the stored values.
 
-    Returns one row per re-run cell and metric: ``stored``, ``rerun``, ``abs_diff`` and
-    ``agree`` (``abs_diff <= tolerance``).
+    Each cell is re-run with the thread count recorded for it. Returns one row per re-run
+    cell and metric: ``stored``, ``rerun``, ``abs_diff`` and ``agree``
+    (``abs_diff <= tolerance``).
     """
     csv_path = Path(csv_path)
     json_path = csv_path.with_suffix(".json")
@@ -388,6 +389,10 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
             split = load_setting(cell.setting)
             splits[cell.setting.label] = (split, _numbers(popularity_floor(split)))
         split, floor = splits[cell.setting.label]
+        # the same thread count as the stored run: CPU reductions are ordered by thread
+        threads = next((c["threads"] for c in provenance["cells"] if c["key"] == key), None)
+        if threads:
+            torch.set_num_threads(int(threads))
         record = run_cell(cell, split, floor, device=device)
         for metric in metrics:
             old = float(stored.query("key == @key and metric == @metric")["value"].iloc[0])
