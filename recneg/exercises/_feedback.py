@@ -23,6 +23,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Mapping, NoReturn, Sequence
 
+import math
+
 import numpy as np
 from scipy import stats
 
@@ -32,6 +34,8 @@ __all__ = [
     "expect",
     "passed",
     "as_array",
+    "as_number",
+    "same",
     "call_answer",
     "check_signature",
     "check_shape",
@@ -111,6 +115,39 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (np.integer,)):
         return str(int(value))
     return repr(value)
+
+
+def as_number(answer: Any, name: str = "answer", *, hint: str | None = None,
+              nonfinite_hint: str | None = None) -> float:
+    """``answer`` as a float, or a failure that says it is not a (finite) number.
+
+    ``hint`` and ``nonfinite_hint`` replace the generic hints of the two failures.
+
+    Examples
+    --------
+    >>> as_number(np.float32(0.5), "share")
+    0.5
+    """
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        fail(f"Your {name} is a {type(answer).__name__}, not a number.",
+             hint=hint or "Store a single Python or NumPy number (use .item() on a tensor).")
+    if not math.isfinite(value):
+        fail(f"Your {name} is {value!r}, not a finite number.",
+             hint=nonfinite_hint or "Look for a division by zero or a log of zero.")
+    return value
+
+
+def same(a: float, b: float, *, rtol: float = 1e-7, atol: float = 1e-9) -> bool:
+    """Whether an answer ``a`` equals a reference ``b`` up to rounding.
+
+    Examples
+    --------
+    >>> same(0.1 + 0.2, 0.3), same(0.3, 0.31)
+    (True, False)
+    """
+    return abs(a - b) <= atol + rtol * abs(b)
 
 
 def as_array(value: Any, name: str = "answer") -> np.ndarray:

@@ -11,13 +11,9 @@ import math
 import numpy as np
 
 from ..metrics import popularity_cohorts
-from ._feedback import as_array, fail, passed
+from ._feedback import as_array, fail, passed, same
 
 __all__ = ["check_ndcg", "check_seen_filtering", "check_cohorts"]
-
-
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 + 1e-7 * abs(b)
 
 
 def check_ndcg(answer: float, ranks, *, k: int = 10) -> None:
@@ -31,27 +27,27 @@ def check_ndcg(answer: float, ranks, *, k: int = 10) -> None:
     hit = r < k
     gains = np.where(hit, 1 / np.log2(r + 2), 0.0)
     expected = float(gains.mean())
-    if _same(value, expected):
+    if same(value, expected):
         passed("eval-ndcg", f"NDCG@{k} = {expected:.4f}.")
         return
     if not math.isfinite(value):
         fail("Your NDCG is not finite.",
              hint="With 0-based ranks the discount is log2(rank + 2): log2(rank + 1) is zero at "
                   "rank 0.")
-    if _same(value, float(np.where(r + 1 < k, 1 / np.log2(r + 3), 0).mean())):
+    if same(value, float(np.where(r + 1 < k, 1 / np.log2(r + 3), 0).mean())):
         fail("Off by one: you treated the ranks as 1-based and shifted them.",
              hint="Ranks are 0-based here: the gain is 1/log2(rank + 2), and a target at rank 0 "
                   "has gain 1.")
-    if _same(value, float(np.where(r <= k, 1 / np.log2(r + 2), 0).mean())):
+    if same(value, float(np.where(r <= k, 1 / np.log2(r + 2), 0).mean())):
         fail(f"Off by one at the cut-off: a hit needs rank < {k} (0-based), not rank <= {k}.")
-    if _same(value, float(np.where(hit, 1 / np.log(r + 2), 0).mean())):
+    if same(value, float(np.where(hit, 1 / np.log(r + 2), 0).mean())):
         fail("You used the natural logarithm.", hint="The DCG discount is log base 2: np.log2.")
-    if _same(value, float(hit.mean())):
+    if same(value, float(hit.mean())):
         fail(f"That is HR@{k}, the share of hits, not NDCG@{k}.",
              hint="Weigh each hit by its discount 1/log2(rank + 2).")
-    if _same(value, float(gains.sum())):
+    if same(value, float(gains.sum())):
         fail("You summed the gains over the targets.", hint="NDCG@k is their mean.")
-    if hit.any() and _same(value, float(gains[hit].mean())):
+    if hit.any() and same(value, float(gains[hit].mean())):
         fail("You averaged over the hits only.",
              hint="A target ranked at or beyond the cut-off contributes a gain of 0 to the mean.")
     fail(f"Your NDCG@{k} does not match the ranks.",

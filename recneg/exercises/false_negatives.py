@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy.stats import binom, hypergeom
 
-from ._feedback import call_answer, fail, passed
+from ._feedback import as_number, call_answer, fail, passed, same
 
 __all__ = ["check_uniform_fnr", "check_popularity_fnr", "check_expected_sampled_hr"]
 
@@ -23,19 +23,8 @@ def _allowed(train_mask: np.ndarray) -> np.ndarray:
 
 
 def _rate(answer, name: str = "rate") -> float:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        fail(f"Your {name} is a {type(answer).__name__}, not a number.",
-             hint="Store one number: the mean over users.")
-    if not math.isfinite(value):
-        fail(f"Your {name} is not finite.", hint="Does some user have no item left to draw? "
-                                                  "Look for a division by zero.")
-    return value
-
-
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 + 1e-7 * abs(b)
+    return as_number(answer, name, hint="Store one number: the mean over users.",
+                     nonfinite_hint="Does some user have no item left to draw? Look for a division by zero.")
 
 
 def check_uniform_fnr(answer: float, fn_mask, train_mask) -> None:
@@ -45,26 +34,26 @@ def check_uniform_fnr(answer: float, fn_mask, train_mask) -> None:
     allowed = _allowed(train_mask)
     per_user = fn.sum(1) / allowed.sum(1)
     expected = float(per_user.mean())
-    if _same(value, expected):
+    if same(value, expected):
         passed("fn-uniform-exact", f"{expected:.2%} of uniform negatives are false negatives.")
         return
-    if _same(value, 100 * expected):
+    if same(value, 100 * expected):
         fail("Your rate looks like a percentage.", hint="Give it as a fraction between 0 and 1.")
     if not 0 <= value <= 1:
         fail("A false-negative rate lies between 0 and 1; yours does not.")
-    if _same(value, float(fn.sum() / allowed.sum())):
+    if same(value, float(fn.sum() / allowed.sum())):
         fail("You pooled all users into one ratio.",
              hint="Users are drawn uniformly, so every user weighs the same: average the "
                   "per-user rates.")
-    if _same(value, float((fn.sum(1) / (fn.shape[1] - 1)).mean())):
+    if same(value, float((fn.sum(1) / (fn.shape[1] - 1)).mean())):
         fail("You divided by all items, including the user's training items.",
              hint="The sampler excludes training positives: divide by the items each user may "
                   "be drawn.")
-    if _same(value, float((fn.sum(1) / fn.shape[1]).mean())) or _same(
+    if same(value, float((fn.sum(1) / fn.shape[1]).mean())) or same(
             value, float((fn.sum(1) / (~np.asarray(train_mask, bool)).sum(1)).mean())):
         fail("You counted item 0, the padding column, as a drawable item.",
              hint="Column 0 of the masks is padding; real items are columns 1..n_items.")
-    if _same(value, float(np.median(per_user))):
+    if same(value, float(np.median(per_user))):
         fail("You took the median over users.", hint="The expected rate is the mean over users.")
     fail("Your rate is not the exact false-negative rate of the uniform sampler.",
          hint="Per user: liked items outside training ÷ items the user may be drawn "
@@ -79,23 +68,23 @@ def check_popularity_fnr(answer: float, fn_mask, train_mask, counts) -> None:
     c = np.asarray(counts, float)
     w = np.where(allowed, c[None, :], 0.0)
     expected = float(((w * fn).sum(1) / w.sum(1)).mean())
-    if _same(value, expected):
+    if same(value, expected):
         passed("fn-popularity-exact", f"{expected:.2%} of popularity negatives are false negatives.")
         return
-    if _same(value, 100 * expected):
+    if same(value, 100 * expected):
         fail("Your rate looks like a percentage.", hint="Give it as a fraction between 0 and 1.")
     if not 0 <= value <= 1:
         fail("A false-negative rate lies between 0 and 1; yours does not.")
-    if _same(value, float((w * fn).sum() / w.sum())):
+    if same(value, float((w * fn).sum() / w.sum())):
         fail("You pooled all users into one ratio.",
              hint="Normalise the weights per user, then average the per-user rates.")
     everything = np.broadcast_to(c[None, :], fn.shape).copy()
     everything[:, 0] = 0.0
-    if _same(value, float(((everything * fn).sum(1) / everything.sum(1)).mean())):
+    if same(value, float(((everything * fn).sum(1) / everything.sum(1)).mean())):
         fail("You normalised over all items, including the user's training items.",
              hint="The sampler never draws a training positive: restrict the weights to the "
                   "items each user may be drawn before normalising.")
-    if _same(value, float((fn.sum(1) / allowed.sum(1)).mean())):
+    if same(value, float((fn.sum(1) / allowed.sum(1)).mean())):
         fail("That is the uniform sampler's rate.",
              hint="Weigh each allowed item by its training count.")
     fail("Your rate is not the exact false-negative rate of the popularity sampler.",

@@ -11,25 +11,14 @@ import math
 import numpy as np
 
 from ..data.interactions import Interactions
-from ._feedback import fail, passed
+from ._feedback import as_number, fail, passed
 
 __all__ = ["check_uniform_probability", "check_popularity_gof", "check_setdiff_bias"]
 
 
-def _number(answer, name: str) -> float:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        fail(f"Your {name} is a {type(answer).__name__}, not a number.",
-             hint="Store a single Python or NumPy number (use .item() on a tensor).")
-    if math.isnan(value):
-        fail(f"Your {name} is NaN.", hint="Look for a division by zero or a log of zero.")
-    return value
-
-
 def check_uniform_probability(answer: float, train: Interactions, *, user: int) -> None:
     """Check 1 / (number of items the user has not interacted with)."""
-    value = _number(answer, "probability")
+    value = as_number(answer, "probability")
     seen = train.user_item_set()
     n_pos = len(seen.items_of(user))
     expected = 1 / (train.n_items - n_pos)
@@ -72,7 +61,7 @@ def check_uniform_probability(answer: float, train: Interactions, *, user: int) 
 
 def check_popularity_gof(p_value: float) -> None:
     """Check a chi-square p-value for draws against the popularity target."""
-    value = _number(p_value, "p-value")
+    value = as_number(p_value, "p-value")
     if not 0 <= value <= 1:
         fail("A p-value lies in [0, 1]; yours does not.",
              hint="scipy.stats.chisquare returns (statistic, pvalue): store the p-value, not "
@@ -86,7 +75,7 @@ def check_popularity_gof(p_value: float) -> None:
 
 def check_setdiff_bias(ratio: float) -> None:
     """Check the id-bias ratio of the ``setdiff1d(...)[:k]`` shortcut."""
-    value = _number(ratio, "ratio")
+    value = as_number(ratio, "ratio")
     if value <= 0:
         fail("A ratio of two mean item ids is positive; yours is not.",
              hint="Divide the mean id of the kept items by the mean id of all allowed items.")

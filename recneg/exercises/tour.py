@@ -6,55 +6,40 @@ prints the expected value.
 
 from __future__ import annotations
 
-import math
+import functools
 
 from scipy.stats import binom
 
 from ..data.interactions import Interactions
-from ._feedback import fail, passed
+from ._feedback import as_number, fail, passed, same
 
 __all__ = ["check_unlabelled_share", "check_collisions", "check_popularity_probability"]
 
-
-def _number(answer, name: str) -> float:
-    """``answer`` as a float, or a failure that says it is not a number."""
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        fail(f"Your {name} is a {type(answer).__name__}, not a number.",
-             hint="Store a single Python or NumPy number.")
-    if not math.isfinite(value):
-        fail(f"Your {name} is {value!r}, not a finite number.",
-             hint="Look for a division by zero or a log of zero.")
-    return value
-
-
-def _same(a: float, b: float, rtol: float = 1e-6) -> bool:
-    return abs(a - b) <= 1e-12 + rtol * abs(b)
+_close = functools.partial(same, rtol=1e-6, atol=1e-12)  # answers may come from float32 tensors
 
 
 def check_unlabelled_share(answer: float, train: Interactions) -> None:
     """Check the share of (user, item) pairs absent from the training split."""
-    value = _number(answer, "share")
+    value = as_number(answer, "share")
     cells = train.n_users * train.n_items
     observed = len(train.user_item_set())
     expected = 1 - observed / cells
-    if _same(value, expected):
+    if _close(value, expected):
         passed("tour-unlabelled", f"{expected:.2%} of the pairs are unlabelled.")
         return
-    if _same(value, 100 * expected):
+    if _close(value, 100 * expected):
         fail("Your share looks like a percentage.", hint="Give it as a fraction between 0 and 1.")
     if not 0 <= value <= 1:
         fail("A share lies between 0 and 1; yours does not.",
              hint="Divide the number of unlabelled pairs by the number of all (user, item) pairs.")
-    if _same(value, 1 - expected):
+    if _close(value, 1 - expected):
         fail("You computed the share of *observed* pairs (the density); the exercise asks for "
              "the unlabelled share.", hint="Subtract the density from 1.")
-    if _same(value, 1 - len(train) / cells):
+    if _close(value, 1 - len(train) / cells):
         fail("You counted interactions, not distinct (user, item) pairs.",
              hint="Repeated interactions of a user with an item count once: use "
                   "len(train.user_item_set()).")
-    if _same(value, 1 - observed / (train.n_users * (train.n_items + 1))):
+    if _close(value, 1 - observed / (train.n_users * (train.n_items + 1))):
         fail("You counted item 0, the padding id, as a catalogue item.",
              hint="The catalogue is items 1..n_items: there are n_users × n_items pairs.")
     fail("Your share is not the unlabelled share of the training split.",
@@ -68,7 +53,7 @@ def check_collisions(answer: int, train: Interactions, *, user: int, n_draws: in
     The count is random, so the check accepts any value the binomial distribution of
     collisions makes plausible (two-sided p > 0.001).
     """
-    value = _number(answer, "collision count")
+    value = as_number(answer, "collision count")
     p = len(train.user_item_set().items_of(user)) / train.n_items
     low, high = binom.ppf(0.0005, n_draws, p), binom.ppf(0.9995, n_draws, p)
     if low <= value <= high and value == int(value):
@@ -96,25 +81,25 @@ def check_collisions(answer: int, train: Interactions, *, user: int, n_draws: in
 
 def check_popularity_probability(answer: float, train: Interactions, *, item: int, alpha: float) -> None:
     """Check the probability of drawing ``item`` from counts**alpha (no exclusion)."""
-    value = _number(answer, "probability")
+    value = as_number(answer, "probability")
     counts = train.item_counts().astype(float)[1:]
     weights = counts**alpha
     expected = weights[item - 1] / weights.sum()
-    if _same(value, expected):
+    if _close(value, expected):
         passed("tour-popularity-prob", f"p(item {item}) = {expected:.6f}.")
         return
-    if _same(value, 100 * expected):
+    if _close(value, 100 * expected):
         fail("Your probability looks like a percentage.", hint="Give it as a number between 0 and 1.")
-    if _same(value, counts[item - 1] / counts.sum()):
+    if _close(value, counts[item - 1] / counts.sum()):
         fail("You used the raw counts.", hint=f"Raise every count to the power alpha = {alpha} "
                                                "before normalising.")
-    if _same(value, 1 / train.n_items):
+    if _close(value, 1 / train.n_items):
         fail("That is the uniform probability.",
              hint="The popularity sampler weighs each item by its training count to the power alpha.")
-    if _same(value, weights[item - 1]):
+    if _close(value, weights[item - 1]):
         fail("You gave the item's unnormalised weight.", hint="Divide by the sum of all items' weights.")
     neighbours = [j for j in (item - 1, item + 1) if 1 <= j <= train.n_items]
-    if any(_same(value, weights[j - 1] / weights.sum()) for j in neighbours):
+    if any(_close(value, weights[j - 1] / weights.sum()) for j in neighbours):
         fail("Off by one in the item index: you took the weight of a neighbouring item.",
              hint="item_counts()[0] is padding, so item j is item_counts()[j], and weights[j - 1] "
                   "once the padding entry is dropped.")
