@@ -215,7 +215,7 @@ def choose_parameters(grid: Grid, records: Mapping[str, dict]) -> tuple[dict, di
 
 
 # -- outputs -----------------------------------------------------------------------------------
-def _tidy(grid: Grid, final: list[Cell], records: Mapping[str, dict], summaries: Mapping) -> pd.DataFrame:
+def _tidy(grid: Grid, final: list[Cell], records: Mapping[str, dict]) -> pd.DataFrame:
     rows = []
     for cell in final:
         record = records.get(cell.key)
@@ -265,7 +265,7 @@ def write_outputs(grid: Grid, config_file: str, records: Mapping[str, dict], res
     final = grid.final_cells(chosen)
     csv_path = Path(results_dir) / f"{grid.name}.csv"
     json_path = csv_path.with_suffix(".json")
-    atomic_write_text(csv_path, _tidy(grid, final, records, summaries).to_csv(index=False))
+    atomic_write_text(csv_path, _tidy(grid, final, records).to_csv(index=False))
     provenance = _provenance(grid, config_file, final, records, report, floors, summaries, started)
     atomic_write_text(json_path, json.dumps(provenance, indent=1, sort_keys=True, default=str) + "\n")
     return csv_path, json_path
@@ -381,11 +381,12 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
     picked = random.Random(random_state).sample(keys, min(cells, len(keys)))
     by_key = {c.key: c for c in grid.final_cells(choose_parameters(grid, Journal(
         csv_path.with_name(f"{grid.name}.cells.jsonl")).read())[0])}
+    from .health import popularity_floor
+
     splits, rows = {}, []
     for key in picked:
         cell = by_key[key]
         if cell.setting.label not in splits:
-            from .health import popularity_floor
             split = load_setting(cell.setting)
             splits[cell.setting.label] = (split, _numbers(popularity_floor(split)))
         split, floor = splits[cell.setting.label]
