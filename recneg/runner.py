@@ -285,9 +285,9 @@ def _prepare_settings(grid: Grid) -> tuple[dict, dict, dict]:
 
 def _pending(grid: Grid, records: Mapping[str, dict]) -> list[Cell]:
     chosen, _ = choose_parameters(grid, records)
-    todo = grid.tuning_cells() + grid.final_cells(chosen)
+    runnable = grid.tuning_cells() + grid.final_cells(chosen)
     seen, pending = set(records), []
-    for cell in todo:
+    for cell in runnable:
         if cell.key not in seen:
             seen.add(cell.key)
             pending.append(cell)
