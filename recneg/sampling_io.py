@@ -53,6 +53,7 @@ __all__ = [
     "write_table",
     "run_sample",
     "SampleSummary",
+    "Shortfall",
 ]
 
 # --- constants shared with recneg.spark ------------------------------------------------
@@ -1258,7 +1259,7 @@ def run_sample(
     renamed; Spark writes a directory of part files under the output name.
 
     ``k`` may not exceed the number of distinct items in the log (see
-    :func:`recneg._errors.check_negatives_fit`). A group (user, interaction or (user,
+    ``check_negatives_fit`` in ``recneg._errors``). A group (user, interaction or (user,
     context)) with fewer than ``k`` unseen items gets what exists: the summary's
     ``shortfall`` counts such groups, and they are listed with their counts in
     :func:`shortfall_path` (``<output>.shortfall.csv``, written atomically after the
