@@ -6,7 +6,9 @@ line that says what is wrong and how to fix it. The CLI turns them into exit cod
 
 from __future__ import annotations
 
-__all__ = ["RecnegError", "check_positive_int", "check_probability", "check_negatives_fit"]
+import math
+
+__all__ = ["RecnegError", "check_finite", "check_positive_int", "check_probability", "check_negatives_fit"]
 
 
 class RecnegError(ValueError):
@@ -25,6 +27,35 @@ def check_positive_int(name: str, value, *, allow_zero: bool = False) -> int:
         bound = "non-negative" if allow_zero else "positive"
         raise RecnegError(f"{name} must be {bound}, got {value}; pass an integer >= {low}")
     return value
+
+
+def check_finite(name: str, value, *, positive: bool = False, allow_zero: bool = False,
+                 allow_inf: bool = False) -> float:
+    """Return ``value`` as a float, or raise :class:`RecnegError` naming ``name``.
+
+    NaN is always refused and infinity unless ``allow_inf``. ``positive`` asks for
+    ``value > 0`` (``value >= 0`` with ``allow_zero``).
+
+    Examples
+    --------
+    >>> check_finite("temperature", "0.5", positive=True)
+    0.5
+    >>> check_finite("temperature", 0, positive=True)
+    Traceback (most recent call last):
+    ...
+    recneg._errors.RecnegError: temperature must be > 0, got 0.0
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RecnegError(f"{name} must be a number, got {value!r}") from None
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise RecnegError(f"{name} must be a finite number, got {value!r}")
+    if positive:
+        ok = number >= 0 if allow_zero else number > 0
+        if not ok:
+            raise RecnegError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {number}")
+    return number
 
 
 def check_probability(name: str, value, *, closed: bool = True) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._errors import RecnegError, check_positive_int, check_probability
+from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from .interactions import Interactions
 
 __all__ = ["SyntheticWorld"]
@@ -193,13 +193,13 @@ class SyntheticWorld:
             )
         self.dim = check_positive_int("dim", dim)
         self.min_interactions = check_positive_int("min_interactions", min_interactions)
-        self.interactions_per_user = _finite("interactions_per_user", interactions_per_user)
+        self.interactions_per_user = check_finite("interactions_per_user", interactions_per_user)
         if self.interactions_per_user < self.min_interactions:
             raise RecnegError(
                 f"interactions_per_user={interactions_per_user} is below "
                 f"min_interactions={min_interactions}; pass a mean >= the minimum"
             )
-        self.zipf_exponent = _finite("zipf_exponent", zipf_exponent)
+        self.zipf_exponent = check_finite("zipf_exponent", zipf_exponent)
         if not 0 <= self.zipf_exponent <= 5:
             # Beyond 5 the tail weights underflow and the catalogue is a handful of items.
             raise RecnegError(f"zipf_exponent must lie in [0, 5], got {zipf_exponent}")
@@ -208,11 +208,11 @@ class SyntheticWorld:
             raise RecnegError("exposure_rate must be > 0, got 0; users must see some items")
         self.drift = check_probability("drift", drift)
         self.like_fraction = check_probability("like_fraction", like_fraction, closed=False)
-        self.sharpness = _finite("sharpness", sharpness)
+        self.sharpness = check_finite("sharpness", sharpness)
         if self.sharpness <= 0:
             raise RecnegError(f"sharpness must be > 0, got {sharpness}")
-        self.popularity_bias = _finite("popularity_bias", popularity_bias)
-        self.genre_concentration = _finite("genre_concentration", genre_concentration)
+        self.popularity_bias = check_finite("popularity_bias", popularity_bias)
+        self.genre_concentration = check_finite("genre_concentration", genre_concentration)
         if self.genre_concentration <= 0:
             raise RecnegError(f"genre_concentration must be > 0, got {genre_concentration}")
         if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
@@ -582,13 +582,3 @@ def _categorical(cdf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     u = rng.random(len(cdf)) * cdf[:, -1]
     idx = (cdf <= u[:, None]).sum(axis=1)
     return np.minimum(idx, cdf.shape[1] - 1)
-
-
-def _finite(name: str, value) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise RecnegError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise RecnegError(f"{name} must be finite, got {value!r}")
-    return out

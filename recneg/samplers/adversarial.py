@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._errors import RecnegError, check_positive_int, check_probability
+from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
 from .base import NegativeSample, NegativeSampler, extra_targets, make_generator, output_shape
 from .dynamic import duplicate_mask, score_candidates
@@ -130,8 +130,8 @@ class IRGANSampler(NegativeSampler):
                  exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         self.generator_dim = check_positive_int("generator_dim", generator_dim)
-        self.temperature = self._positive("temperature", temperature)
-        self.lr = self._positive("lr", lr)
+        self.temperature = check_finite("temperature", temperature, positive=True)
+        self.lr = check_finite("lr", lr, positive=True)
         if baseline not in ("moving-average", "none"):
             raise RecnegError(f"baseline must be 'moving-average' or 'none', got {baseline!r}")
         self.baseline = baseline
@@ -141,21 +141,9 @@ class IRGANSampler(NegativeSampler):
         self.reward = reward
         self.n_candidates = None if n_candidates is None else check_positive_int("n_candidates", n_candidates)
         self.auto_update = bool(auto_update)
-        self.l2 = self._positive("l2", l2, allow_zero=True)
+        self.l2 = check_finite("l2", l2, positive=True, allow_zero=True)
         # Without automatic updates the sampler can run with no scorer at all.
         self.needs_scorer = self.auto_update
-
-    @staticmethod
-    def _positive(name: str, value, *, allow_zero: bool = False) -> float:
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise RecnegError(f"{name} must be a positive number, got {value!r}") from None
-        ok = value >= 0 if allow_zero else value > 0
-        if not ok or not math.isfinite(value):
-            bound = ">= 0" if allow_zero else "> 0"
-            raise RecnegError(f"{name} must be a finite number {bound}, got {value}")
-        return value
 
     # -- fitting -----------------------------------------------------------------------
     def _fit(self, train: Interactions) -> None:

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from .._errors import RecnegError, check_positive_int, check_probability
+from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
 from .base import (
     NegativeSample,
@@ -64,18 +64,6 @@ __all__ = [
 
 
 # -- helpers shared by the scored-pool samplers ------------------------------------------
-def _finite_float(name: str, value, *, positive: bool = False, allow_inf: bool = False) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise RecnegError(f"{name} must be a number, got {value!r}") from None
-    if math.isnan(value) or (math.isinf(value) and not allow_inf):
-        raise RecnegError(f"{name} must be a finite number, got {value}")
-    if positive and not value > 0:
-        raise RecnegError(f"{name} must be > 0, got {value}")
-    return value
-
-
 def mean_over_positions(values: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """Average ``values`` of shape ``(B, L, P)`` over the non-padding positions of
     ``positives`` ``(B, L)``, giving ``(B, P)``: a per-sequence summary of per-position
@@ -326,7 +314,7 @@ class SoftmaxHardSampler(_ScoredPoolSampler):
     def __init__(self, n_candidates: int | None = 16, temperature: float = 1.0, base: NegativeSampler | None = None,
                  *, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(n_candidates, base, exclude_positives=exclude_positives, random_state=random_state)
-        self.temperature = _finite_float("temperature", temperature, positive=True, allow_inf=True)
+        self.temperature = check_finite("temperature", temperature, positive=True, allow_inf=True)
 
     def _logits(self, scores: torch.Tensor) -> torch.Tensor:
         if math.isinf(self.temperature):
@@ -413,9 +401,9 @@ class AHNSSampler(_ScoredPoolSampler):
     def __init__(self, n_candidates: int = 16, alpha: float = 1.0, beta: float = 0.1, p: float = -2.0,
                  base: NegativeSampler | None = None, *, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(n_candidates, base, exclude_positives=exclude_positives, random_state=random_state)
-        self.alpha = _finite_float("alpha", alpha)
-        self.beta = _finite_float("beta", beta)
-        self.p = _finite_float("p", p)
+        self.alpha = check_finite("alpha", alpha)
+        self.beta = check_finite("beta", beta)
+        self.p = check_finite("p", p)
 
     def target_scores(self, positive_scores: torch.Tensor) -> torch.Tensor:
         """``β · (s⁺ + α)^(p + 1)``, elementwise (NaN where undefined)."""
@@ -510,11 +498,11 @@ class SRNSSampler(NegativeSampler):
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         self.n_candidates = check_positive_int("n_candidates", n_candidates)
         self.memory_size = check_positive_int("memory_size", memory_size)
-        self.variance_weight = _finite_float("variance_weight", variance_weight)
+        self.variance_weight = check_finite("variance_weight", variance_weight)
         if self.variance_weight < 0:
             raise RecnegError(f"variance_weight must be >= 0, got {self.variance_weight}")
         self.history_length = check_positive_int("history_length", history_length)
-        self.temperature = _finite_float("temperature", temperature, positive=True)
+        self.temperature = check_finite("temperature", temperature, positive=True)
 
     def _fit(self, train: Interactions) -> None:
         self.pool_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)

@@ -19,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._errors import RecnegError, check_positive_int, check_probability
+from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
 from .base import make_generator
-from .dynamic import _finite_float
 from .static import UniformSampler
 
 __all__ = ["EmbeddingGenerator", "GenerativeAdversarialNegatives", "SyntheticNegatives"]
@@ -146,7 +145,7 @@ class GenerativeAdversarialNegatives:
                  random_state=None) -> None:
         self.noise_dim = check_positive_int("noise_dim", noise_dim)
         self.hidden = check_positive_int("hidden", hidden)
-        self.lr = _finite_float("lr", lr, positive=True)
+        self.lr = check_finite("lr", lr, positive=True)
         if isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 0:
             raise RecnegError(f"n_real must be an integer >= 0, got {n_real!r}")
         self.n_real = n_real
