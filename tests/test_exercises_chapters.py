@@ -241,7 +241,7 @@ def test_models_gbce_beta_names_each_mistake():
 
     right = beta(a, t)
     check, kwargs = models.check_gbce_beta, dict(k=k, n_items=n, t=t)
-    _names_mistake_not_answer(check, beta(k / n, t), right, "(|I| - 1)", **kwargs)
+    _names_mistake_not_answer(check, beta(k / n, t), right, "(N - 1)", **kwargs)
     _names_mistake_not_answer(check, a, right, "t = 1", **kwargs)
     _names_mistake_not_answer(check, 1.0, right, "plain BCE", **kwargs)
     _names_mistake_not_answer(check, beta(a, 1 - t), right, "1 - t", **kwargs)

@@ -93,11 +93,11 @@ def check_popularity_fnr(answer: float, fn_mask, train_mask, counts) -> None:
 
 
 def check_expected_sampled_hr(fn) -> None:
-    """Check ``fn(r, M, n, k)``, the probability of a sampled hit given a full rank."""
+    """Check ``fn(r, n_unseen, n, k)``, the probability of a sampled hit given a full rank."""
     r = np.array([0, 5, 9, 10, 50, 400])
-    M, n, k = 1000, 100, 10
-    expected = hypergeom.cdf(k - 1, M - 1, r, n)
-    raw = call_answer(fn, r, M, n, k, name="expected_sampled_hr")
+    n_unseen, n, k = 1000, 100, 10
+    expected = hypergeom.cdf(k - 1, n_unseen - 1, r, n)
+    raw = call_answer(fn, r, n_unseen, n, k, name="expected_sampled_hr")
     try:
         got = np.asarray(raw, float)
     except (TypeError, ValueError):
@@ -119,12 +119,12 @@ def check_expected_sampled_hr(fn) -> None:
              hint=f"A hit is fewer than k = {k} sampled items above the target: the CDF, not "
                   "the survival function.")
     mistakes = [
-        (hypergeom.cdf(k, M - 1, r, n), "Off by one in the hit condition.",
+        (hypergeom.cdf(k, n_unseen - 1, r, n), "Off by one in the hit condition.",
          f"A hit needs at most k - 1 = {k - 1} sampled items above the target (fewer than k), "
          "not at most k."),
-        (hypergeom.cdf(k - 1, M, r, n), "The population is off by one.",
-         "The target is never sampled: the n items are drawn from the M - 1 *other* unseen items."),
-        (binom.cdf(k - 1, n, r / (M - 1)), "That is the binomial approximation.",
+        (hypergeom.cdf(k - 1, n_unseen, r, n), "The population is off by one.",
+         "The target is never sampled: the n items are drawn from the n_unseen - 1 *other* unseen items."),
+        (binom.cdf(k - 1, n, r / (n_unseen - 1)), "That is the binomial approximation.",
          "The protocol draws without replacement, so the count is hypergeometric, not binomial."),
     ]
     for value, message, hint in mistakes:
@@ -134,7 +134,7 @@ def check_expected_sampled_hr(fn) -> None:
         fail(f"A target with fewer than k = {k} items above it is always a hit: your function "
              "must return 1 for every r < k.")
     worst = int(np.argmax(np.abs(got - expected)))
-    fail(f"Your probability is off at r = {int(r[worst])} (M = {M}, n = {n}, k = {k}).",
+    fail(f"Your probability is off at r = {int(r[worst])} (n_unseen = {n_unseen}, n = {n}, k = {k}).",
          hint="The number of sampled items above the target is hypergeometric: n draws without "
-              "replacement from the M - 1 other unseen items, r of which rank above it; a hit "
+              "replacement from the n_unseen - 1 other unseen items, r of which rank above it; a hit "
               "is at most k - 1 of them.")

@@ -71,17 +71,17 @@ def check_bpr(fn) -> None:
 
 
 def check_gbce_beta(answer: float, *, k: int, n_items: int, t: float) -> None:
-    """Check gBCE's beta = alpha * (t * (1 - 1/alpha) + 1/alpha), alpha = k / (n_items - 1)."""
+    """Check gBCE's beta = rate * (t * (1 - 1/rate) + 1/rate), with the sampling rate k / (N - 1)."""
     try:
         value = float(answer)
     except (TypeError, ValueError):
         fail(f"Your beta is a {type(answer).__name__}, not a number.")
 
-    def beta(alpha: float, calibration: float) -> float:
-        return alpha * (calibration * (1 - 1 / alpha) + 1 / alpha)
+    def beta(rate: float, calibration: float) -> float:
+        return rate * (calibration * (1 - 1 / rate) + 1 / rate)
 
-    alpha = k / (n_items - 1)
-    expected = beta(alpha, t)
+    rate = k / (n_items - 1)
+    expected = beta(rate, t)
 
     def same(candidate: float) -> bool:
         return abs(value - candidate) <= 1e-9 + 1e-7 * abs(candidate)
@@ -90,26 +90,26 @@ def check_gbce_beta(answer: float, *, k: int, n_items: int, t: float) -> None:
         passed("models-gbce-beta", f"beta = {expected:.4f}.")
         return
     if not math.isfinite(value):
-        fail("Your beta is not finite.", hint="Check the division by alpha.")
+        fail("Your beta is not finite.", hint="Check the division by rate.")
     if same(beta(k / n_items, t)):
-        fail("Use alpha = k / (|I| - 1): the positive itself is not a candidate negative.")
-    if same(alpha):
-        fail(f"That is beta for t = 1 (beta = alpha), but the exercise sets t = {t}.",
-             hint="beta = alpha * (t * (1 - 1/alpha) + 1/alpha).")
+        fail("Use the sampling rate k / (N - 1): the positive itself is not a candidate negative.")
+    if same(rate):
+        fail(f"That is beta for t = 1 (beta = rate), but the exercise sets t = {t}.",
+             hint="beta = rate * (t * (1 - 1/rate) + 1/rate).")
     if same(1.0):
         fail("beta = 1 is plain BCE, the value for t = 0.", hint=f"Use the calibration t = {t}.")
-    if same(beta(alpha, 1 - t)):
-        fail("You used 1 - t where the formula has t.", hint="beta = alpha * (t * (1 - 1/alpha) + 1/alpha).")
+    if same(beta(rate, 1 - t)):
+        fail("You used 1 - t where the formula has t.", hint="beta = rate * (t * (1 - 1/rate) + 1/rate).")
     if same(beta((n_items - 1) / k, t)) or same(beta(n_items / k, t)):
-        fail("Your alpha is upside down.",
-             hint="alpha is the sampling rate k / (|I| - 1), a number below 1 when few items "
+        fail("Your sampling rate is upside down.",
+             hint="rate is the sampling rate k / (N - 1), a number below 1 when few items "
                   "are sampled.")
     if value <= 0 or value > 1:
         fail("gBCE's beta lies in (0, 1] for t in [0, 1]; yours does not.",
-             hint="beta = alpha * (t * (1 - 1/alpha) + 1/alpha) = 1 - t * (1 - alpha).")
-    fail("Your beta does not follow from k, |I| and t.",
-         hint="alpha = k / (|I| - 1) with |I| the number of real items; then "
-              "beta = alpha * (t * (1 - 1/alpha) + 1/alpha): with t = 1 beta equals alpha, "
+             hint="beta = rate * (t * (1 - 1/rate) + 1/rate) = 1 - t * (1 - rate).")
+    fail("Your beta does not follow from k, N and t.",
+         hint="rate = k / (N - 1) with N the number of real items; then "
+              "beta = rate * (t * (1 - 1/rate) + 1/rate): with t = 1 beta equals rate, "
               "with t = 0 it is 1.")
 
 
