@@ -4,6 +4,7 @@ message that names them."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from recneg.exercises import comparison as ex
 from exercise_checks import fails_with  # pytest puts tests/ on sys.path
@@ -114,3 +115,56 @@ def test_weighted_fnr_rejects_the_true_negative_share():
 
 def test_weighted_fnr_rejects_a_missing_return():
     fails_with(ex.check_weighted_fnr, lambda w, f: None, "None", "return")
+
+
+# -- critique ------------------------------------------------------------------------------------
+FLAWS = [c for c, (_, is_flaw, _) in ex.CRITIQUE_STATEMENTS.items() if is_flaw]
+SOUND = [c for c, (_, is_flaw, _) in ex.CRITIQUE_STATEMENTS.items() if not is_flaw]
+
+
+def test_critique_accepts_every_flaw_in_any_spelling():
+    ex.check_critique(FLAWS)
+    ex.check_critique("".join(FLAWS).lower())
+    ex.check_critique(", ".join(FLAWS))
+
+
+def test_critique_names_a_sound_practice_blamed_without_listing_the_answer():
+    message = fails_with(ex.check_critique, FLAWS + SOUND[:1], "sound practice")
+    assert not any(f"'{c}'" in message for c in FLAWS)
+
+
+def test_critique_counts_missed_flaws_without_naming_them():
+    message = fails_with(ex.check_critique, FLAWS[:2], "missed 3")
+    for letter in FLAWS[2:]:
+        assert f" {letter}" not in message and f"'{letter}'" not in message
+
+
+def test_critique_rejects_unknown_letters():
+    fails_with(ex.check_critique, ["A", "Z"], "A to G")
+
+
+# -- predict, then measure -----------------------------------------------------------------------
+LIVE = pd.DataFrame({"ndcg@10": [0.051, 0.047], "hr@10": [0.11, 0.10]},
+                    index=pd.MultiIndex.from_tuples([("s", "uniform"), ("s", "popularity")],
+                                                    names=["setting", "sampler"]))
+
+
+def test_prediction_accepts_any_written_prediction_with_the_measured_gap():
+    for prediction in ("higher", "lower", "indistinguishable"):
+        ex.check_prediction(prediction, 0.047 - 0.051, LIVE)
+
+
+def _predicted(gap):
+    return lambda prediction: ex.check_prediction(prediction, gap, LIVE)
+
+
+def test_prediction_must_be_written_first():
+    fails_with(_predicted(-0.004), None, "prediction")
+
+
+def test_prediction_names_each_kind_of_measurement_mistake():
+    fails_with(_predicted(0.004), "lower", "wrong sign")
+    fails_with(_predicted(-0.01), "lower", "HR@10")
+    fails_with(_predicted(0.047 / 0.051), "lower", "ratio")
+    message = fails_with(_predicted(0.5), "lower", "not the difference")
+    assert "-0.004" not in message

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._feedback import as_array, call_answer, check_close, expect, fail, passed
+from ._feedback import as_array, as_number, call_answer, check_close, expect, fail, passed, same
 
-__all__ = ["check_pareto_front", "check_best_within_budget", "check_weighted_fnr"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_best_within_budget", "check_pareto_front",
+           "check_prediction", "check_weighted_fnr"]
 
 #: A small comparison table: name -> (NDCG@10, negatives per second).
 _TABLE = pd.DataFrame(
@@ -148,3 +149,74 @@ def check_weighted_fnr(weighted_fnr) -> None:
                 hint="With all weights 1 the weighted rate is the plain share of false negatives.")
     passed("ex-comparison-weighted-fnr",
            f"{expected:.3f} of the weight on false negatives, against {is_false.mean():.3f} of the draws.")
+
+
+#: Statements about an earlier version of the comparison (exercise ex-comparison-critique):
+#: letter -> (statement, is it a flaw of that experiment?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("Every model trained for ten epochs with no early stopping, and the last epoch was tested.",
+          True, "training budget and convergence"),
+    "B": ("Items that neither a positive nor a drawn negative ever touched kept their initial scores, "
+          "and they could fill the top-10 of the popularity-family runs.", True, "untouched items"),
+    "C": ("Two seeds per sampler, and differences were called without an interval or a test.",
+          True, "statistics"),
+    "D": ("No run was compared with MostPopular, so runs below that floor were read as findings "
+          "about samplers.", True, "the MostPopular floor"),
+    "E": ("Accuracy was computed by full ranking over the catalogue rather than against 100 sampled "
+          "items.", False, "full ranking is the right protocol (sampled metrics can re-order models)"),
+    "F": ("Popularity counts for the popularity sampler and the cohorts came from the training split "
+          "only.", False, "counting on training data only is what prevents leakage from the test rows"),
+    "G": ("Every sampler was paired with BCE, although popularity and in-batch negatives are used with "
+          "a logQ-corrected softmax in practice.", True, "the loss a sampler is paired with"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ex-comparison-critique: pick the statements that are flaws of the experiment."""
+    if isinstance(flaws, str):
+        flaws = [c for c in flaws.replace(",", " ").split()] if " " in flaws or "," in flaws else list(flaws)
+    try:
+        chosen = {str(c).strip().upper() for c in flaws}
+    except TypeError:
+        fail(f"Your answer is a {type(flaws).__name__}; give the letters, e.g. ['A', 'C'].")
+    unknown = sorted(chosen - set(CRITIQUE_STATEMENTS))
+    expect(not unknown, f"{unknown} are not statements of the exercise; use the letters A to G.")
+    wrong = sorted(c for c in chosen if not CRITIQUE_STATEMENTS[c][1])
+    if wrong:
+        fail(f"Statement {wrong[0]} describes a sound practice, not a flaw: "
+             f"{CRITIQUE_STATEMENTS[wrong[0]][2]}.",
+             hint="A flaw is something that can make a degenerate run look like a finding.")
+    missed = [c for c, (_, is_flaw, _) in CRITIQUE_STATEMENTS.items() if is_flaw and c not in chosen]
+    if missed:
+        fail(f"You found {len(chosen)} flaw(s) and missed {len(missed)}.",
+             hint="Walk through what the case study checks before it reads a number: how training "
+                  "ended, the MostPopular floor, untouched items, seeds and intervals, and the loss "
+                  "each sampler is paired with.")
+    passed("ex-comparison-critique", f"all {len(chosen)} flaws found, and no sound practice blamed.")
+
+
+def check_prediction(prediction, measured_gap, live_table) -> None:
+    """Exercise ex-comparison-predict: a prediction written down, and the gap measured correctly.
+
+    ``live_table`` is the live miniature's summary (index: sampler, column ``"ndcg@10"``);
+    the gap is popularity minus uniform.
+    """
+    allowed = ("higher", "lower", "indistinguishable")
+    expect(isinstance(prediction, str) and prediction.strip().lower() in allowed,
+           f"Write your prediction as one of {allowed}, before you look at the table; got {prediction!r}.")
+    value = as_number(measured_gap, "measured_gap")
+    table = live_table.droplevel([n for n in live_table.index.names if n != "sampler"]) \
+        if isinstance(live_table.index, pd.MultiIndex) else live_table
+    pop, uni = float(table.loc["popularity", "ndcg@10"]), float(table.loc["uniform", "ndcg@10"])
+    if same(value, pop - uni, rtol=1e-6):
+        passed("ex-comparison-predict", "now compare the sign with your prediction, and read the "
+               "interval of the published grid before you trust either.")
+        return
+    if same(value, uni - pop, rtol=1e-6):
+        fail("Your gap has the wrong sign.", hint="Popularity minus uniform.")
+    if "hr@10" in table.columns and same(value, float(table.loc["popularity", "hr@10"] - table.loc["uniform", "hr@10"]), rtol=1e-6):
+        fail("Your gap is in HR@10; the exercise compares NDCG@10.")
+    if uni and same(value, pop / uni, rtol=1e-6):
+        fail("Your gap is a ratio; the exercise asks for a difference.")
+    fail("Your gap is not the difference of the live table's NDCG@10 values.",
+         hint="Read the two numbers from the live table, the row of each sampler.")
