@@ -20,6 +20,7 @@ family                    uses
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from .._errors import RecnegError, check_positive_int
 from ..data.interactions import Interactions
 
 __all__ = [
-    "NegativeSample", "NegativeSampler", "Scorer", "make_generator", "output_shape", "is_excluded",
+    "NegativeSample", "NegativeSampler", "TrainingComponent", "EmbeddingNegatives", "clone_component",
+    "Scorer", "make_generator", "output_shape", "is_excluded",
     "extra_targets", "draw_excluding", "user_mass", "batch_user_mass", "excluded_extra_mass",
 ]
 
@@ -88,8 +90,12 @@ class NegativeSample:
         return self.items.dim() == 3
 
 
-class NegativeSampler(ABC):
-    """Base class of all negative samplers.
+class TrainingComponent:
+    """What :class:`~recneg.training.Trainer` fits on the training split and calls back.
+
+    Shared by the negative samplers (:class:`NegativeSampler`, whose negatives are item
+    ids) and the embedding-level methods (:class:`EmbeddingNegatives`, whose negatives are
+    vectors): the fitted state, the seed, the exclusion of positives and the epoch hooks.
 
     Parameters
     ----------
@@ -97,19 +103,24 @@ class NegativeSampler(ABC):
         Never return an item the user interacted with in the training split, nor the
         batch's own positive targets.
     random_state : int, torch.Generator or None
-        Seed for reproducible draws; ``sample(generator=...)`` overrides it per call.
+        Seed for reproducible draws; a ``generator=`` argument overrides it per call.
 
     Notes
     -----
-    Subclasses implement :meth:`_sample`; the public :meth:`sample` validates arguments.
-    After :meth:`fit` a sampler has ``n_items_``, ``item_counts_`` (training-split
-    counts, shape ``(n_items + 1,)``) and ``positives_`` (a :class:`UserItemSet`).
+    After :meth:`fit` a component has ``n_items_``, ``n_users_``, ``item_counts_``
+    (training-split counts, shape ``(n_items + 1,)``), ``positives_`` (a
+    :class:`UserItemSet`) and ``train_`` (the split it was fitted on).
+
+    Learning happens in the hooks, never while drawing: the trainer calls
+    :meth:`on_epoch_start` before an epoch's first batch and :meth:`on_epoch_end` after
+    its validation. Components that need neither keep the no-op defaults.
     """
 
     family: ClassVar[str] = "static"
     #: subfamily name in the survey's taxonomy, e.g. "uniform", "popularity-based"
     subfamily: ClassVar[str] = ""
-    #: whether :meth:`sample` needs a ``scorer``
+    #: whether drawing needs a ``scorer``; a component whose need depends on its
+    #: configuration overrides this with a read-only property.
     needs_scorer: ClassVar[bool] = False
 
     def __init__(self, *, exclude_positives: bool = True, random_state=None) -> None:
@@ -118,10 +129,10 @@ class NegativeSampler(ABC):
         self._generator = make_generator(random_state)
 
     # -- fitting ---------------------------------------------------------------------
-    def fit(self, train: Interactions) -> "NegativeSampler":
-        """Learn what the sampler needs from the *training* interactions only."""
+    def fit(self, train: Interactions) -> "TrainingComponent":
+        """Learn what the component needs from the *training* interactions only."""
         if len(train) == 0:
-            raise RecnegError("cannot fit a sampler on an empty training split")
+            raise RecnegError(f"cannot fit {type(self).__name__} on an empty training split")
         self.n_items_ = int(train.n_items)
         self.n_users_ = int(train.n_users)
         self.item_counts_ = torch.as_tensor(train.item_counts(), dtype=torch.float64)
@@ -144,6 +155,56 @@ class NegativeSampler(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):
             raise RecnegError(f"{type(self).__name__} is not fitted; call .fit(train) first")
+
+    # -- the trainer's epoch hooks ---------------------------------------------------------
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called by the trainer before the first batch of ``epoch`` (1-based)."""
+
+    def on_epoch_end(self, epoch: int, record: dict) -> None:
+        """Called by the trainer after ``epoch`` (1-based) and its validation.
+
+        ``record`` is the epoch's row of ``TrainResult.history``; entries added to it
+        become history columns (e.g. a generator's mean loss over the epoch).
+        """
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({inner})"
+
+    # Convenience for result tables.
+    @property
+    def name(self) -> str:
+        return type(self).__name__.removesuffix("Sampler").lower()
+
+
+def clone_component(component: TrainingComponent) -> TrainingComponent:
+    """An independent deep copy of ``component`` (its generator state included).
+
+    Composite samplers fit clones of the samplers they are given, so fitting or drawing
+    never changes an object the caller still holds.
+    """
+    return copy.deepcopy(component)
+
+
+class NegativeSampler(TrainingComponent, ABC):
+    """Base class of all negative samplers.
+
+    Parameters
+    ----------
+    exclude_positives : bool, default True
+        Never return an item the user interacted with in the training split, nor the
+        batch's own positive targets.
+    random_state : int, torch.Generator or None
+        Seed for reproducible draws; ``sample(generator=...)`` overrides it per call.
+
+    Notes
+    -----
+    Subclasses implement :meth:`_sample`; the public :meth:`sample` validates arguments.
+    :meth:`sample` is a draw: it changes no learned parameter. A sampler that learns
+    during training does so in :meth:`on_batch_end` or the epoch hooks of
+    :class:`TrainingComponent`, which the trainer calls.
+    """
 
     # -- sampling --------------------------------------------------------------------
     def sample(
@@ -212,15 +273,43 @@ class NegativeSampler(ABC):
     ) -> NegativeSample:
         """Draw validated negatives; see :meth:`sample`."""
 
-    def __repr__(self) -> str:
-        params = {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
-        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        return f"{type(self).__name__}({inner})"
+    def on_batch_end(self, users: torch.Tensor, positives: torch.Tensor, drawn: NegativeSample,
+                     scorer: Scorer | None) -> None:
+        """Called by the trainer after each batch's optimiser step with the batch, the
+        negatives :meth:`sample` drew for it and a no-grad scorer of the batch (the
+        recommender before the step). The place for a sampler to learn; no-op here."""
 
-    # Convenience for result tables.
-    @property
-    def name(self) -> str:
-        return type(self).__name__.removesuffix("Sampler").lower()
+
+class EmbeddingNegatives(TrainingComponent, ABC):
+    """Base class of methods whose negatives are embeddings, not item ids.
+
+    Such a method cannot hand item ids to a loss, so it supplies the batch loss itself
+    (:meth:`batch_loss`); :class:`~recneg.training.Trainer` calls it in place of sampling
+    and keeps everything else: batches, the optimiser, the epoch hooks, early stopping
+    and the touched-items record (the method reports, with ``batch.touch(items)``, which
+    items besides the batch's positives its loss gives a gradient).
+
+    The methods train models with ``user_embedding`` and ``item_embedding`` tables, such
+    as :class:`recneg.models.BPRMF`, with the BPR loss.
+    """
+
+    family: ClassVar[str] = "dynamic"
+    #: the loss the method minimises; the trainer's ``TrainConfig.loss`` must name it
+    loss_name: ClassVar[str] = "bpr"
+
+    def check_model(self, model) -> None:
+        """Raise unless ``model`` has the embedding tables the method mixes or scores."""
+        for table in ("user_embedding", "item_embedding"):
+            if not isinstance(getattr(model, table, None), torch.nn.Embedding):
+                raise RecnegError(
+                    f"{type(self).__name__} needs a model with a {table} table (e.g. BPRMF); "
+                    f"{type(model).__name__} has none"
+                )
+
+    @abstractmethod
+    def batch_loss(self, model, batch) -> torch.Tensor:
+        """The loss of one training batch (``batch.users``, ``batch.positives``,
+        ``batch.num_negatives``, ``batch.generator``), differentiable in ``model``."""
 
 
 def output_shape(positives: torch.Tensor, k: int, per_position: bool) -> tuple[int, ...]:

@@ -41,6 +41,7 @@ from .base import (
     Scorer,
     extra_targets,
     is_excluded,
+    clone_component,
     make_generator,
     output_shape,
 )
@@ -68,13 +69,23 @@ def mean_over_positions(values: torch.Tensor, positives: torch.Tensor) -> torch.
     """Average ``values`` of shape ``(B, L, P)`` over the non-padding positions of
     ``positives`` ``(B, L)``, giving ``(B, P)``: a per-sequence summary of per-position
     scores for negatives shared by the whole sequence. Rows without a valid position
-    (or ``positives`` of another length) fall back to the plain mean."""
+    (or ``positives`` of another length) fall back to the plain mean.
+
+    The masked sum divided by the count is the arithmetic the case study's adaptive
+    sampler used; its published draws depend on it to the last bit (near-ties among
+    candidates), so keep it rather than, say, a batched matrix product.
+
+    Examples
+    --------
+    >>> values = torch.tensor([[[1.0, 4.0], [3.0, 0.0]]])          # (B=1, L=2, P=2)
+    >>> mean_over_positions(values, torch.tensor([[0, 7]])).tolist()   # position 0 is padding
+    [[3.0, 0.0]]
+    """
     if positives.dim() != 2 or positives.shape[1] != values.shape[1]:
         return values.mean(1)
-    mask = (positives > 0).to(values.dtype)
-    count = mask.sum(1, keepdim=True)
-    # One batched matrix product (B, 1, L) @ (B, L, P) instead of a masked sum.
-    mean = torch.bmm((mask / count.clamp_min(1)).unsqueeze(1), values).squeeze(1)
+    mask = (positives > 0).unsqueeze(-1).to(values.dtype)
+    count = mask.sum(1)
+    mean = (values * mask).sum(1) / count.clamp_min(1.0)
     empty = count.squeeze(1) == 0
     if bool(empty.any()):
         mean[empty] = values[empty].mean(1)
@@ -109,7 +120,7 @@ def score_candidates(scorer: Scorer, candidates: torch.Tensor, positives: torch.
     if candidates.dim() == 3:
         if scores.shape != candidates.shape:
             raise RecnegError(
-                f"the scorer returned shape {tuple(scores.shape)} for candidates of shape "
+                f"the scorer returned scores of shape {tuple(scores.shape)} for candidates of shape "
                 f"{tuple(candidates.shape)}; a scorer must return one score per candidate"
             )
         return scores
@@ -118,7 +129,7 @@ def score_candidates(scorer: Scorer, candidates: torch.Tensor, positives: torch.
     )
     if not ok:
         raise RecnegError(
-            f"the scorer returned shape {tuple(scores.shape)} for candidates of shape "
+            f"the scorer returned scores of shape {tuple(scores.shape)} for candidates of shape "
             f"{tuple(candidates.shape)}; expected (B, P) or (B, L, P)"
         )
     if scores.dim() == 3 and reduce:
@@ -194,12 +205,17 @@ class _ScoredPoolSampler(NegativeSampler):
         self.n_candidates = None if n_candidates is None else check_positive_int("n_candidates", n_candidates)
         if base is not None and (not isinstance(base, NegativeSampler) or base.needs_scorer):
             raise RecnegError(
-                f"base must be a static NegativeSampler such as UniformSampler(), got {type(base).__name__}"
+                f"base must be a sampler that needs no scorer (e.g. UniformSampler()), got {type(base).__name__}"
             )
         self.base = base
 
+    def _make_base(self) -> NegativeSampler:
+        """The unfitted pool sampler: a clone of ``base`` (the caller's object is never
+        fitted or changed), or a uniform sampler."""
+        return clone_component(self.base) if self.base is not None else UniformSampler()
+
     def _fit(self, train: Interactions) -> None:
-        base = copy.copy(self.base) if self.base is not None else UniformSampler()
+        base = self._make_base()
         base.exclude_positives = self.exclude_positives
         self.base_ = base.fit(train)
 
@@ -232,8 +248,12 @@ class DNSSampler(_ScoredPoolSampler):
     With ``per_position=True`` every position of a sequence gets its own pool, scored
     with that position's state; otherwise one pool per sequence is ranked by its mean
     score over the valid positions. Scoring runs under :func:`torch.no_grad`.
-    :class:`~recneg.samplers.AdaptiveSampler` is the same rule with one pool shared by
-    all positions even when the selection is per position.
+    With ``shared_pool=True`` one pool per sequence serves every position even when the
+    selection is per position (each position keeps its own top ``k`` of the same pool):
+    the large-scale study's adaptive sampler, preset as
+    :class:`~recneg.samplers.AdaptiveSampler` (``shared_pool=True, distinct=False``). A
+    non-sequential scorer gives one ranking per user, so with ``per_position=True`` every
+    position then shares the user's choice.
 
     Parameters
     ----------
@@ -241,6 +261,12 @@ class DNSSampler(_ScoredPoolSampler):
         Candidates ``M`` per negative; the pool of a row (or position) has ``M · k``.
     base : NegativeSampler, optional
         Static sampler for the pool; :class:`~recneg.samplers.UniformSampler` by default.
+        It is cloned before fitting and takes this sampler's ``exclude_positives``.
+    shared_pool : bool, default False
+        Draw one pool per sequence for all positions (see above).
+    distinct : bool, default True
+        Count a candidate drawn twice into the pool once, so the top ``k`` holds ``k``
+        different items when the pool has them; ``False`` keeps repeats (the study's rule).
     exclude_positives : bool, default True
     random_state : int, torch.Generator or None
 
@@ -258,15 +284,26 @@ class DNSSampler(_ScoredPoolSampler):
 
     subfamily = "universal DNS"
 
-    def __init__(self, n_candidates: int = 10, base: NegativeSampler | None = None, *,
-                 exclude_positives: bool = True, random_state=None) -> None:
+    def __init__(self, n_candidates: int = 10, base: NegativeSampler | None = None, *, shared_pool: bool = False,
+                 distinct: bool = True, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(n_candidates, base, exclude_positives=exclude_positives, random_state=random_state)
+        self.shared_pool = bool(shared_pool)
+        self.distinct = bool(distinct)
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
-        pool = self._pool(users, positives, self.pool_size(k), per_position, generator)
-        scores = score_candidates(scorer, pool.items, positives)
-        scores = scores.masked_fill(_broadcast_like(duplicate_mask(pool.items), scores), float("-inf"))
-        return _take(pool, scores.topk(k, dim=-1).indices)
+        pool = self._pool(users, positives, self.pool_size(k), per_position and not self.shared_pool, generator)
+        # Shared negatives rank a (B, P) pool by its mean score over the positions; per
+        # position, a shared pool keeps each position's own scores.
+        scores = score_candidates(scorer, pool.items, positives, reduce=not per_position)
+        if self.distinct:
+            scores = scores.masked_fill(_broadcast_like(duplicate_mask(pool.items), scores), float("-inf"))
+        chosen = _take(pool, scores.topk(k, dim=-1).indices)
+        if per_position and chosen.items.dim() == 2:
+            # A non-sequential scorer gives one ranking per user: every position shares it.
+            length = positives.shape[1]
+            chosen = NegativeSample(chosen.items.unsqueeze(1).expand(-1, length, -1).contiguous(),
+                                    chosen.log_prob.unsqueeze(1).expand(-1, length, -1).contiguous())
+        return chosen
 
 
 class SoftmaxHardSampler(_ScoredPoolSampler):
