@@ -105,7 +105,8 @@ def test_auto_update_learns_from_the_recommender_scores():
     positives = torch.tensor([1, 3, 6, 2, 4, 6])
     start = sampler.probabilities(USERS)[:, 12]
     for _ in range(60):
-        sampler.sample(users, positives, 4, scorer=mf_scorer(table, users))
+        drawn = sampler.sample(users, positives, 4)
+        sampler.learn_from_batch(users, positives, drawn, mf_scorer(table, users))
     assert bool((sampler.probabilities(USERS)[:, 12] > start + 0.3).all())
 
 

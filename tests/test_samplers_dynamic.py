@@ -442,14 +442,16 @@ def test_curriculum_moves_from_easy_to_hard_negatives():
     train = toy_train()
     table = torch.arange(N_ITEMS + 1, dtype=torch.float32).expand(N_USERS, -1)   # prefers high ids
     curriculum = HardnessCurriculum(UniformSampler(), DNSSampler(n_candidates=400), ramp_epochs=2,
-                                    calls_per_epoch=2, random_state=0).fit(train)
+                                    random_state=0).fit(train)
     users = torch.tensor([0, 1, 2])
     top = set(range(N_ITEMS - 3, N_ITEMS + 1))
     hard_counts = []
-    for _ in range(6):   # epochs 0, 0, 1, 1, 2, 2
+    for call in range(6):   # trainer epochs 1, 1, 2, 2, 3, 3 are the schedule's 0, 0, 1, 1, 2, 2
+        if call % 2 == 0:
+            curriculum.on_epoch_start(call // 2 + 1)
         neg = curriculum.sample(users, torch.tensor([1, 1, 2]), 4, scorer=mf_scorer(table, users))
         hard_counts.append(int(sum(i in top for i in neg.items.flatten().tolist())))
-    assert curriculum.epoch == 3
+    assert curriculum.epoch == 2    # drawing does not advance the schedule; the hook does
     assert hard_counts[4] == hard_counts[5] == 12           # all hard at the end of the ramp
     assert max(hard_counts[:2]) < 12
     assert curriculum.set_epoch(1).split(4) == (2, 2)

@@ -157,8 +157,16 @@ class TrainingComponent:
             raise RecnegError(f"{type(self).__name__} is not fitted; call .fit(train) first")
 
     # -- the trainer's epoch hooks ---------------------------------------------------------
+    def _components(self) -> list["TrainingComponent"]:
+        """The fitted components this one draws through (attributes named ``..._``);
+        hooks are forwarded to them, so a sampler inside a composite still learns."""
+        return [value for key, value in vars(self).items()
+                if key.endswith("_") and isinstance(value, TrainingComponent)]
+
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before the first batch of ``epoch`` (1-based)."""
+        for component in self._components():
+            component.on_epoch_start(epoch)
 
     def on_epoch_end(self, epoch: int, record: dict) -> None:
         """Called by the trainer after ``epoch`` (1-based) and its validation.
@@ -166,6 +174,8 @@ class TrainingComponent:
         ``record`` is the epoch's row of ``TrainResult.history``; entries added to it
         become history columns (e.g. a generator's mean loss over the epoch).
         """
+        for component in self._components():
+            component.on_epoch_end(epoch, record)
 
     def __repr__(self) -> str:
         params = {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
@@ -202,7 +212,7 @@ class NegativeSampler(TrainingComponent, ABC):
     -----
     Subclasses implement :meth:`_sample`; the public :meth:`sample` validates arguments.
     :meth:`sample` is a draw: it changes no learned parameter. A sampler that learns
-    during training does so in :meth:`on_batch_end` or the epoch hooks of
+    during training does so in :meth:`learn_from_batch` or the epoch hooks of
     :class:`TrainingComponent`, which the trainer calls.
     """
 
@@ -273,11 +283,19 @@ class NegativeSampler(TrainingComponent, ABC):
     ) -> NegativeSample:
         """Draw validated negatives; see :meth:`sample`."""
 
-    def on_batch_end(self, users: torch.Tensor, positives: torch.Tensor, drawn: NegativeSample,
-                     scorer: Scorer | None) -> None:
-        """Called by the trainer after each batch's optimiser step with the batch, the
-        negatives :meth:`sample` drew for it and a no-grad scorer of the batch (the
-        recommender before the step). The place for a sampler to learn; no-op here."""
+    def learn_from_batch(self, users: torch.Tensor, positives: torch.Tensor, drawn: NegativeSample,
+                         scorer: Scorer) -> None:
+        """The place for a sampler to learn from a training batch; a no-op here except
+        that fitted components (see :meth:`TrainingComponent._components`) are called.
+
+        :class:`~recneg.training.Trainer` calls it once per batch, after :meth:`sample`
+        and before the recommender's optimiser step, with the batch's ``users`` and
+        ``positives``, the negatives drawn for it and a no-grad ``scorer`` of the
+        recommender as it was when they were drawn.
+        """
+        for component in self._components():
+            if isinstance(component, NegativeSampler):
+                component.learn_from_batch(users, positives, drawn, scorer)
 
 
 class EmbeddingNegatives(TrainingComponent, ABC):

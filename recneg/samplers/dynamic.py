@@ -703,7 +703,6 @@ class UserSimilaritySampler(NegativeSampler):
 
     family = "dynamic"
     subfamily = "user-similarity DNS"
-    needs_scorer = False
 
     def __init__(self, n_neighbours: int = 20, uniform_fraction: float = 0.5, n_candidates: int = 1, *,
                  chunk_size: int = 512, exclude_positives: bool = True, random_state=None) -> None:
@@ -712,8 +711,11 @@ class UserSimilaritySampler(NegativeSampler):
         self.uniform_fraction = check_probability("uniform_fraction", uniform_fraction)
         self.n_candidates = check_positive_int("n_candidates", n_candidates)
         self.chunk_size = check_positive_int("chunk_size", chunk_size)
-        # Trainers pass a scorer only to samplers that ask for one.
-        self.needs_scorer = self.n_candidates > 1
+
+    @property
+    def needs_scorer(self) -> bool:
+        """A scorer picks among ``n_candidates`` neighbour items; one candidate needs none."""
+        return self.n_candidates > 1
 
     def _fit(self, train: Interactions) -> None:
         n_users, width = train.n_users, train.n_items + 1
