@@ -24,25 +24,24 @@ the selection step has no tractable marginal.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 
 from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
+from ..losses import bpr_loss
 from .base import (
+    EmbeddingNegatives,
     NegativeSample,
     NegativeSampler,
     Scorer,
     extra_targets,
     is_excluded,
     clone_component,
-    make_generator,
     output_shape,
 )
 from .static import UniformSampler
@@ -851,7 +850,7 @@ class MixedNegatives:
     mixing: torch.Tensor
 
 
-class MixGCFInterpolation:
+class MixGCFInterpolation(EmbeddingNegatives):
     """Interpolated hard negatives for MF/BPR (MixGCF, Huang et al., KDD 2021).
 
     Instead of *choosing* a negative item, MixGCF *synthesises* a negative embedding
@@ -869,10 +868,12 @@ class MixGCFInterpolation:
     The original applies both steps per layer of a graph neural network (LightGCN) and
     pools the layers; this is the **single-layer version for matrix factorisation**
     (no GNN): one embedding per item, so hop mixing reduces to one argmax. Because the
-    result is an embedding and not an item id, it does not fit the
-    :class:`~recneg.samplers.NegativeSampler` interface and the generic trainer; use
-    :meth:`bpr_loss` (or :meth:`negatives` with :func:`bpr_loss_with_mixed_negatives`)
-    in a training loop, as the example below does.
+    result is an embedding and not an item id, it is not a
+    :class:`~recneg.samplers.NegativeSampler`: it supplies its own BPR loss
+    (:meth:`batch_loss`), and :class:`~recneg.training.Trainer` trains with it like with
+    a sampler (``TrainConfig(loss="bpr")``). The items it touches are the positives and
+    the candidates its negatives were mixed from. :meth:`bpr_loss` is the same loss for a
+    hand-written loop, as in the example below.
 
     Parameters
     ----------
@@ -900,19 +901,11 @@ class MixGCFInterpolation:
     subfamily = "interpolation DNS"
 
     def __init__(self, n_candidates: int = 16, *, exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         self.n_candidates = check_positive_int("n_candidates", n_candidates)
-        self.exclude_positives = bool(exclude_positives)
-        self.random_state = random_state
-        self._generator = make_generator(random_state)
 
-    def fit(self, train: Interactions) -> "MixGCFInterpolation":
-        """Fit the uniform candidate pool on the training split."""
+    def _fit(self, train: Interactions) -> None:
         self.pool_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "pool_"):
-            raise RecnegError("MixGCFInterpolation is not fitted; call .fit(train) first")
 
     def candidates(self, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
                    generator: torch.Generator | None = None) -> torch.Tensor:
@@ -947,8 +940,8 @@ class MixGCFInterpolation:
             scores = (mixed * user_vectors[:, None, None, :]).sum(-1)
         best = scores.argmax(-1)
         vectors = mixed.gather(2, best[..., None, None].expand(-1, -1, 1, mixed.shape[-1])).squeeze(2)
-        items = (candidate_items.gather(2, best[..., None]).squeeze(2) if candidate_items is not None
-                 else torch.full((b, k), -1, dtype=torch.long))
+        items = (candidate_items.gather(2, best[..., None].to(candidate_items.device)).squeeze(2)
+                 if candidate_items is not None else torch.full((b, k), -1, dtype=torch.long))
         return MixedNegatives(vectors, items, lam.reshape(b, k).detach())
 
     def negatives(self, user_vectors: torch.Tensor, positive_vectors: torch.Tensor, item_embedding,
@@ -959,19 +952,30 @@ class MixGCFInterpolation:
         gen = self._generator if generator is None else generator
         cand = self.candidates(users, positives, num_negatives, generator=gen)
         table = item_embedding.weight if isinstance(item_embedding, torch.nn.Embedding) else item_embedding
-        return self.mix(user_vectors, positive_vectors, table[cand], cand, generator=gen)
+        return self.mix(user_vectors, positive_vectors, table[cand.to(table.device)], cand, generator=gen)
+
+    def _loss(self, model, users, positives, num_negatives, generator) -> tuple[torch.Tensor, MixedNegatives]:
+        users = torch.as_tensor(users, dtype=torch.long)
+        positives = torch.as_tensor(positives, dtype=torch.long)
+        device = model.item_embedding.weight.device
+        user_vectors = model.user_embedding(users.to(device))
+        positive_vectors = model.item_embedding(positives.to(device))
+        mixed = self.negatives(user_vectors, positive_vectors, model.item_embedding, users, positives,
+                               num_negatives, generator)
+        return bpr_loss_with_mixed_negatives(user_vectors, positive_vectors, mixed.vectors), mixed
 
     def bpr_loss(self, model, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """BPR loss of one batch with MixGCF negatives for a model with
         ``user_embedding`` and ``item_embedding`` tables (e.g. ``recneg.models.BPRMF``)."""
-        users = torch.as_tensor(users, dtype=torch.long)
-        positives = torch.as_tensor(positives, dtype=torch.long)
-        user_vectors = model.user_embedding(users)
-        positive_vectors = model.item_embedding(positives)
-        mixed = self.negatives(user_vectors, positive_vectors, model.item_embedding, users, positives,
-                               num_negatives, generator)
-        return bpr_loss_with_mixed_negatives(user_vectors, positive_vectors, mixed.vectors)
+        return self._loss(model, users, positives, num_negatives, generator)[0]
+
+    def batch_loss(self, model, batch) -> torch.Tensor:
+        """:meth:`bpr_loss` of a trainer's :class:`~recneg.training.Batch`; the mixed-from
+        candidates are reported as touched (their embeddings get the gradient ``1 − λ``)."""
+        loss, mixed = self._loss(model, batch.users, batch.positives, batch.num_negatives, batch.generator)
+        batch.touch(mixed.items)
+        return loss
 
     def __repr__(self) -> str:
         return f"MixGCFInterpolation(n_candidates={self.n_candidates}, exclude_positives={self.exclude_positives})"
@@ -979,7 +983,8 @@ class MixGCFInterpolation:
 
 def bpr_loss_with_mixed_negatives(user_vectors: torch.Tensor, positive_vectors: torch.Tensor,
                                   negative_vectors: torch.Tensor) -> torch.Tensor:
-    """``mean −log σ(<e_u, e_pos> − <e_u, e'_neg>)`` over users and synthetic negatives.
+    """``mean −log σ(<e_u, e_pos> − <e_u, e'_neg>)`` over users and synthetic negatives:
+    :func:`recneg.losses.bpr_loss` on the dot-product scores.
 
     ``negative_vectors`` is ``(B, d)`` or ``(B, k, d)``.
 
@@ -991,9 +996,9 @@ def bpr_loss_with_mixed_negatives(user_vectors: torch.Tensor, positive_vectors: 
     """
     if negative_vectors.dim() == 2:
         negative_vectors = negative_vectors.unsqueeze(1)
-    pos = (user_vectors * positive_vectors).sum(-1, keepdim=True)
+    pos = (user_vectors * positive_vectors).sum(-1)
     neg = (user_vectors.unsqueeze(1) * negative_vectors).sum(-1)
-    return -F.logsigmoid(pos - neg).mean()
+    return bpr_loss(pos, neg)
 
 
 from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
