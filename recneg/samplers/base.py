@@ -572,7 +572,20 @@ def draw_excluding(
             row_view = (-1,) + (1,) * (len(shape) - 1)
             exact = torch.nonzero(low.reshape(row_view).expand(shape).reshape(-1)).flatten()
             bad = bad & ~low.reshape(row_view)
-    pending = torch.nonzero(bad.reshape(-1)).flatten()
+    pending = _redraw_rejected(sampler, users, extra, items, torch.nonzero(bad.reshape(-1)).flatten(), per_row,
+                               draw, max_rounds, exact_below)
+    if exact is not None:
+        pending = torch.cat([pending, exact])
+    empty = torch.zeros(shape[0], dtype=torch.bool)
+    if len(pending):
+        empty = _exact_fill(sampler, users, extra, items, pending, per_row, weights, generator)
+    return items.reshape(shape), empty
+
+
+def _redraw_rejected(sampler, users, extra, items, pending, per_row, draw, max_rounds, exact_below) -> torch.Tensor:
+    """Rejection rounds of :func:`draw_excluding`: redraw ``items[pending]`` in place
+    until allowed; returns the entries still rejected after ``max_rounds`` rounds (or
+    once at most ``exact_below`` remain)."""
     for _ in range(max_rounds):
         if len(pending) <= exact_below:
             break
@@ -587,12 +600,7 @@ def draw_excluding(
         chosen = torch.where(found, cand.gather(1, first), items.index_select(0, pending).unsqueeze(1))
         items.index_copy_(0, pending, chosen.squeeze(1))
         pending = pending[~found.squeeze(1)]
-    if exact is not None:
-        pending = torch.cat([pending, exact])
-    empty = torch.zeros(shape[0], dtype=torch.bool)
-    if len(pending):
-        empty = _exact_fill(sampler, users, extra, items, pending, per_row, weights, generator)
-    return items.reshape(shape), empty
+    return pending
 
 
 #: Largest dense (rows × items) weight matrix the exact fallback builds at once.
