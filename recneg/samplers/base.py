@@ -200,13 +200,8 @@ def clone_component(component: TrainingComponent) -> TrainingComponent:
 class NegativeSampler(TrainingComponent, ABC):
     """Base class of all negative samplers.
 
-    Parameters
-    ----------
-    exclude_positives : bool, default True
-        Never return an item the user interacted with in the training split, nor the
-        batch's own positive targets.
-    random_state : int, torch.Generator or None
-        Seed for reproducible draws; ``sample(generator=...)`` overrides it per call.
+    Parameters are those of :class:`TrainingComponent` (``exclude_positives``,
+    ``random_state``; ``sample(generator=...)`` overrides the seed per call).
 
     Notes
     -----
