@@ -14,9 +14,26 @@ sequence, or per position with ``per_position=True``); a sampler that ``needs_sc
 gets a no-grad scorer over the batch's already computed hidden states. ``loss="ce"``
 trains with the full softmax and no sampler.
 
+**Methods with their own batch loss.** Where the negatives are not item ids — MixGCF's
+interpolated embeddings, a generator's synthetic vectors — the method cannot hand items
+to a loss. Such a method (the :class:`BatchLossMethod` protocol, e.g.
+:class:`~recneg.samplers.MixGCFInterpolation`) takes the sampler's place and supplies
+``batch_loss(model, batch)``; the trainer keeps the rest: batches, the optimiser, the
+hooks, early stopping, the history and the touched-items record.
+
+**Hooks.** Learning outside the recommender happens in hooks the trainer calls, never
+inside a draw: ``on_epoch_start(epoch)`` before an epoch's first batch (a hardness
+curriculum reads its epoch here), ``learn_from_batch(users, positives, drawn, scorer)``
+after a sampler's draw and before the optimiser step (IRGAN's generator step), and
+``on_epoch_end(epoch, record)`` after the epoch's validation, where ``record`` is the
+epoch's history row and may gain columns (a generator's mean loss). Epochs count from 1.
+
 **Touched items.** The trainer records which items receive a gradient signal as an
 *output* item: every batch's positive targets and drawn negatives (with ``"ce"``, every
-item). An item that is never touched keeps the output score its initialisation gave it,
+item). For a method with its own batch loss: the positive targets and the items the
+method reports with ``batch.touch`` — MixGCF the candidates its synthetic negatives are
+mixed from (their embeddings get the gradient ``(1 − λ)``), the generative ANG its real
+uniform negatives (its synthetic vectors are detached and move no item). An item that is never touched keeps the output score its initialisation gave it,
 so it must not be recommended on the strength of that score; validation and test
 evaluation receive the record (``evaluate(..., touched=...)``) and report
 ``untouched_share@K``. For a sequential model the first item of each training
@@ -30,7 +47,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -43,7 +60,7 @@ from .data.interactions import Interactions, Split
 from .evaluation import evaluate
 from .samplers.base import NegativeSampler
 
-__all__ = ["LOSSES", "TrainConfig", "TrainResult", "Trainer", "sequence_matrix"]
+__all__ = ["LOSSES", "Batch", "BatchLossMethod", "TrainConfig", "TrainResult", "Trainer", "sequence_matrix"]
 
 LOSSES = ("bce", "bpr", "sampled-softmax", "gbce", "ce")
 
@@ -214,7 +231,9 @@ class TrainResult:
     config : TrainConfig
     touched_items : numpy.ndarray of bool, shape (n_items + 1,)
         Items that received a gradient signal as a positive target or a drawn negative
-        (all real items with ``loss="ce"``) up to the restored checkpoint; entry 0
+        (all real items with ``loss="ce"``; for a method with its own batch loss, the
+        positives and the items it reports, see the module notes) up to the restored
+        checkpoint; entry 0
         (padding) is False. Passed to the validation and test evaluations as
         ``touched``.
     epochs_trained : int
@@ -283,6 +302,72 @@ def sequence_matrix(train: Interactions, maxlen: int) -> tuple[torch.Tensor, tor
             torch.from_numpy(lengths))
 
 
+@dataclass
+class Batch:
+    """One training batch, as a :class:`BatchLossMethod` sees it.
+
+    Attributes
+    ----------
+    users : LongTensor, shape (B,)
+        On the CPU, like every id tensor the samplers use.
+    positives : LongTensor, shape (B,)
+        The batch's positive items (CPU).
+    num_negatives : int
+        ``TrainConfig.num_negatives``.
+    generator : torch.Generator
+        The trainer's seeded generator; draw every random number of the batch from it.
+    device : torch.device
+        Where the model lives.
+    touched : list of LongTensor
+        Items the method's loss gives a gradient as output items, besides the positives;
+        append with :meth:`touch`.
+    negatives : int or None
+        Negatives the loss scored, for ``negatives_per_s``; ``None`` counts
+        ``num_negatives`` per positive.
+    """
+
+    users: torch.Tensor
+    positives: torch.Tensor
+    num_negatives: int
+    generator: torch.Generator
+    device: torch.device
+    touched: list = field(default_factory=list)
+    negatives: int | None = None
+
+    def touch(self, items: torch.Tensor) -> None:
+        """Record ``items`` (any shape; 0 = padding is ignored) as touched."""
+        self.touched.append(torch.as_tensor(items).detach().reshape(-1).cpu())
+
+
+@runtime_checkable
+class BatchLossMethod(Protocol):
+    """What :class:`Trainer` needs from a method that supplies its own batch loss.
+
+    ``fit(train)`` learns from the training split (the trainer calls it unless the
+    method's ``train_`` already is ``split.train``); ``batch_loss(model, batch)`` returns
+    the loss of one :class:`Batch`, differentiable in the model's parameters. Optional:
+    ``check_model(model)`` (raise for a model the method cannot train), ``loss_name``
+    (the loss it minimises; ``TrainConfig.loss`` must equal it), ``on_epoch_start`` and
+    ``on_epoch_end`` (see the module notes).
+    """
+
+    def fit(self, train: Interactions) -> Any: ...
+
+    def batch_loss(self, model: torch.nn.Module, batch: Batch) -> torch.Tensor: ...
+
+
+@dataclass
+class _Best:
+    """The best validation so far and what goes with it."""
+
+    value: float = -math.inf
+    epoch: int = 0
+    state: dict | None = None
+    valid: dict = field(default_factory=dict)
+    touched: torch.Tensor | None = None
+    stale: int = 0
+
+
 class Trainer:
     """Fit a model with a negative sampler and a loss; early-stop on validation.
 
@@ -292,9 +377,10 @@ class Trainer:
         A recneg model (``SASRec``, ``BPRMF``) or any module with ``forward``,
         ``score_items``, ``item_scores``, ``scorer_from_hidden``, ``score_all`` and
         ``maxlen``.
-    sampler : NegativeSampler or None
-        Fitted on ``split.train`` by :meth:`fit` (unless it already is). ``None`` only
-        with ``loss="ce"``.
+    sampler : NegativeSampler, BatchLossMethod or None
+        A sampler, fitted on ``split.train`` by :meth:`fit` (unless it already is); or a
+        method that supplies its own batch loss (:class:`BatchLossMethod`, e.g.
+        :class:`~recneg.samplers.MixGCFInterpolation`). ``None`` only with ``loss="ce"``.
     config : TrainConfig, optional
 
     Examples
@@ -308,7 +394,8 @@ class Trainer:
     ([1, 2], True)
     """
 
-    def __init__(self, model: torch.nn.Module, sampler: NegativeSampler | None, config: TrainConfig | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, sampler: NegativeSampler | BatchLossMethod | None,
+                 config: TrainConfig | None = None) -> None:
         config = TrainConfig() if config is None else config
         if not isinstance(config, TrainConfig):
             raise RecnegError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -325,12 +412,38 @@ class Trainer:
                 f"loss={config.loss!r} needs a negative sampler; pass one (e.g. "
                 "make_sampler('uniform')) or use loss='ce'"
             )
+        self.method = None
         if sampler is not None and not isinstance(sampler, NegativeSampler):
-            raise RecnegError(f"sampler must be a NegativeSampler, got {type(sampler).__name__}")
+            if not isinstance(sampler, BatchLossMethod):
+                raise RecnegError(
+                    f"sampler must be a NegativeSampler or a method with fit() and batch_loss(), "
+                    f"got {type(sampler).__name__}"
+                )
+            self.method = sampler
+            self._check_method(model, sampler, config)
         self.model = model
         self.sampler = sampler
         self.config = config
         self.sequential = getattr(model, "maxlen", None) is not None
+
+    @staticmethod
+    def _check_method(model, method, config: TrainConfig) -> None:
+        name = type(method).__name__
+        wanted = getattr(method, "loss_name", None)
+        if wanted is not None and config.loss != wanted:
+            raise RecnegError(f"{name} minimises the {wanted!r} loss; pass TrainConfig(loss={wanted!r})")
+        if config.per_position or config.logq:
+            raise RecnegError(f"{name} supplies its own loss; per_position and logq do not apply, leave them False")
+        if getattr(model, "maxlen", None) is not None:
+            raise RecnegError(f"{name} trains one (user, item) pair per example; use a non-sequential model such "
+                              f"as BPRMF, not {type(model).__name__}")
+        if callable(getattr(method, "check_model", None)):
+            method.check_model(model)
+
+    def _hook(self, name: str, *args) -> None:
+        hook = getattr(self.sampler, name, None)
+        if callable(hook):
+            hook(*args)
 
     # -- batches ---------------------------------------------------------------------------
     def _prepare(self, split: Split) -> None:
@@ -366,6 +479,9 @@ class Trainer:
 
     # -- one batch ---------------------------------------------------------------------------
     def _batch_loss(self, rows: torch.Tensor, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        """The loss of the batch ``rows`` and the number of negatives it scored."""
+        if self.method is not None:
+            return self._method_loss(rows, device, gen)
         cfg, model = self.config, self.model
         if self.sequential:
             users, inputs, targets, lengths = (t[rows] for t in self._data)
@@ -383,12 +499,13 @@ class Trainer:
             logits = model.item_scores(hidden[mask])
             return L.full_ce_loss(logits, targets_dev[mask]), n_positions * (model.n_items - 1)
 
-        scorer = model.scorer_from_hidden(hidden) if self.sampler.needs_scorer else None
+        scorer = model.scorer_from_hidden(hidden)
         sample = self.sampler.sample(users, targets, cfg.num_negatives, per_position=cfg.per_position,
-                                     scorer=scorer, generator=gen)
-        self._touched[targets.reshape(-1)] = True
-        self._touched[sample.items.reshape(-1).to(self._touched.device)] = True
-        self._touched[0] = False  # padding targets set it above; padding is not an item
+                                     scorer=scorer if self.sampler.needs_scorer else None, generator=gen)
+        # Before the optimiser step, so a learning sampler is rewarded by the model that
+        # was asked to tell its draws apart.
+        self.sampler.learn_from_batch(users, targets, sample, scorer)
+        self._touch(targets, sample.items)
         negatives = sample.items.to(device)
         pos_logits = model.score_items(hidden, targets_dev[..., None])[..., 0]
         neg_logits = model.score_items(hidden, negatives)
@@ -409,22 +526,78 @@ class Trainer:
             )
         return loss, n_positions * cfg.num_negatives
 
+    def _method_loss(self, rows: torch.Tensor, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        users, positives = (t[rows] for t in self._data)
+        batch = Batch(users, positives, self.config.num_negatives, gen, device)
+        loss = self.method.batch_loss(self.model, batch)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            raise RecnegError(f"{type(self.method).__name__}.batch_loss must return a scalar tensor, got {loss!r}")
+        self._touch(positives, *batch.touched)
+        scored = batch.negatives if batch.negatives is not None else len(positives) * self.config.num_negatives
+        return loss, scored
+
+    def _touch(self, *items: torch.Tensor) -> None:
+        for part in items:
+            self._touched[part.reshape(-1).to(self._touched.device)] = True
+        self._touched[0] = False  # padding targets set it above; padding is not an item
+
     # -- validation ---------------------------------------------------------------------------
     def _validate(self, split: Split) -> dict:
         return evaluate(self.model, split.valid, split.train, ks=self.config.ks,
                         batch_size=self.config.eval_batch_size, touched=self._touched)
 
-    # -- fit -------------------------------------------------------------------------------------
-    def fit(self, split: Split) -> TrainResult:
-        """Train on ``split.train``, early-stop on ``split.valid``, evaluate ``split.test``.
+    def _validate_epoch(self, split: Split, epoch: int, last: bool, row: dict, best: _Best) -> None:
+        """Validate after ``epoch`` when due, add the metrics to ``row`` and keep the best
+        checkpoint in ``best``."""
+        if len(split.valid) == 0:
+            best.epoch = epoch  # nothing to select on: the last epoch is the result
+            return
+        if epoch % self.config.eval_every != 0 and not last:
+            return
+        valid = self._validate(split)
+        row.update({f"valid_{k}": float(v) for k, v in valid.items()
+                    if isinstance(v, (int, float)) and not k.startswith("n_")})
+        value = float(valid[self.config.valid_metric])
+        if value > best.value:
+            best.value, best.epoch, best.valid, best.stale = value, epoch, valid, 0
+            best.state = copy.deepcopy(self.model.state_dict())
+            best.touched = self._touched.clone()
+        else:
+            best.stale += 1
 
-        Returns
-        -------
-        TrainResult
-        """
+    # -- one epoch -------------------------------------------------------------------------------
+    def _train_epoch(self, epoch: int, optimizer, device: torch.device, gen: torch.Generator,
+                     began: float) -> tuple[dict, bool]:
+        """One pass over the batches; returns the epoch's history row and whether the
+        time budget ran out during it."""
+        cfg = self.config
+        self.model.train()
+        epoch_start = time.perf_counter()
+        loss_sum, n_batches, n_negatives = 0.0, 0, 0
+        out_of_time = False
+        for rows_idx in self._batches(gen):
+            loss, negatives = self._batch_loss(rows_idx, device, gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach())
+            n_batches += 1
+            n_negatives += negatives
+            if cfg.max_train_seconds is not None and time.perf_counter() - began > cfg.max_train_seconds:
+                out_of_time = True
+                break
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - epoch_start
+        row = {"epoch": epoch, "train_loss": loss_sum / max(n_batches, 1), "seconds": seconds,
+               "negatives_per_s": n_negatives / seconds if seconds > 0 else math.nan}
+        return row, out_of_time
+
+    # -- fit -------------------------------------------------------------------------------------
+    def _check_split(self, split: Split) -> None:
         if not isinstance(split, Split):
             raise RecnegError(f"fit expects a Split (e.g. leave_one_out(log)), got {type(split).__name__}")
-        cfg, model = self.config, self.model
+        model = self.model
         if getattr(model, "n_items", split.n_items) != split.n_items:
             raise RecnegError(
                 f"the model has {model.n_items} items but the split {split.n_items}; build the "
@@ -436,8 +609,18 @@ class Trainer:
                 "with n_users=split.n_users"
             )
         if self.sampler is not None:  # before the first batch allocates k scores per position
-            check_negatives_fit("num_negatives", cfg.num_negatives, split.n_items,
+            check_negatives_fit("num_negatives", self.config.num_negatives, split.n_items,
                                 pool=f"items of {split.train.name}")
+
+    def fit(self, split: Split) -> TrainResult:
+        """Train on ``split.train``, early-stop on ``split.valid``, evaluate ``split.test``.
+
+        Returns
+        -------
+        TrainResult
+        """
+        self._check_split(split)
+        cfg, model = self.config, self.model
         device = cfg.resolved_device()
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
@@ -446,73 +629,40 @@ class Trainer:
             self.sampler.fit(split.train)
         self._prepare(split)
         self._touched = torch.zeros(split.n_items + 1, dtype=torch.bool)
-        best_touched = self._touched.clone()
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
                                      weight_decay=cfg.weight_decay)
-        has_valid = len(split.valid) > 0
-        metric = cfg.valid_metric
-        best_value, best_epoch, best_state, best_valid = -math.inf, 0, None, {}
-        stale, stop_reason, rows = 0, "epochs", []
-
-        def sync() -> None:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-
+        best, stop_reason, rows = _Best(touched=self._touched.clone()), "epochs", []
         began = time.perf_counter()
         bar = tqdm(range(1, cfg.epochs + 1), desc="train", disable=not cfg.progress, leave=False)
         for epoch in bar:
-            model.train()
-            epoch_start = time.perf_counter()
-            loss_sum, n_batches, n_negatives = 0.0, 0, 0
-            out_of_time = False
-            for rows_idx in self._batches(gen):
-                loss, negatives = self._batch_loss(rows_idx, device, gen)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += float(loss.detach())
-                n_batches += 1
-                n_negatives += negatives
-                if cfg.max_train_seconds is not None and time.perf_counter() - began > cfg.max_train_seconds:
-                    out_of_time = True
-                    break
-            sync()
-            seconds = time.perf_counter() - epoch_start
-            row = {"epoch": epoch, "train_loss": loss_sum / max(n_batches, 1), "seconds": seconds,
-                   "negatives_per_s": n_negatives / seconds if seconds > 0 else math.nan}
-            last = epoch == cfg.epochs or out_of_time
+            self._hook("on_epoch_start", epoch)
+            row, out_of_time = self._train_epoch(epoch, optimizer, device, gen, began)
             eval_start = time.perf_counter()
-            if has_valid and (epoch % cfg.eval_every == 0 or last):
-                valid = self._validate(split)
-                row.update({f"valid_{k}": float(v) for k, v in valid.items()
-                            if isinstance(v, (int, float)) and not k.startswith("n_")})
-                value = float(valid[metric])
-                if value > best_value:
-                    best_value, best_epoch, best_valid, stale = value, epoch, valid, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                    best_touched = self._touched.clone()
-                else:
-                    stale += 1
-            elif not has_valid:
-                best_epoch, best_state = epoch, None
+            self._validate_epoch(split, epoch, epoch == cfg.epochs or out_of_time, row, best)
             row["eval_seconds"] = time.perf_counter() - eval_start
             row["elapsed_seconds"] = time.perf_counter() - began
+            self._hook("on_epoch_end", epoch, row)
             rows.append(row)
             if cfg.progress:
+                metric = f"valid_{cfg.valid_metric}"
                 bar.set_postfix(loss=f"{row['train_loss']:.4f}",
-                                **({metric: f"{row[f'valid_{metric}']:.4f}"} if f"valid_{metric}" in row else {}))
+                                **({cfg.valid_metric: f"{row[metric]:.4f}"} if metric in row else {}))
             if out_of_time:
                 stop_reason = "time budget"
                 break
-            if cfg.patience is not None and stale >= cfg.patience:
+            if cfg.patience is not None and best.stale >= cfg.patience:
                 stop_reason = "patience"
                 break
         bar.close()
-        train_seconds = time.perf_counter() - began
-        if best_state is not None:
-            model.load_state_dict(best_state)
-            touched = best_touched
+        return self._result(split, best, rows, stop_reason, time.perf_counter() - began)
+
+    def _result(self, split: Split, best: _Best, rows: list, stop_reason: str, train_seconds: float) -> TrainResult:
+        """Restore the best checkpoint, evaluate the test split and assemble the result."""
+        cfg, model = self.config, self.model
+        if best.state is not None:
+            model.load_state_dict(best.state)
+            touched = best.touched
         else:
             # No checkpoint was restored: the model is the last one.
             touched = self._touched
@@ -520,15 +670,15 @@ class Trainer:
         # ones (stale counts validations since the best): early stopping never judged
         # the run converged. Without patience, only a best last validation counts.
         window = cfg.patience if cfg.patience is not None else 1
-        still_improving = bool(has_valid and best_state is not None and stop_reason != "patience"
-                               and stale < window)
+        still_improving = bool(len(split.valid) > 0 and best.state is not None and stop_reason != "patience"
+                               and best.stale < window)
         model.eval()
         test = evaluate(model, split.test, split.train, ks=cfg.ks, batch_size=cfg.eval_batch_size,
                         touched=touched) if len(split.test) else {}
         columns = ["epoch", "train_loss", "seconds", "eval_seconds", "elapsed_seconds", "negatives_per_s"]
         history = pd.DataFrame(rows)
         history = history[columns + [c for c in history.columns if c not in columns]]
-        return TrainResult(model=model, history=history, best_epoch=best_epoch, valid=best_valid,
+        return TrainResult(model=model, history=history, best_epoch=best.epoch, valid=best.valid,
                            test=test, stop_reason=stop_reason, train_seconds=train_seconds, config=cfg,
                            touched_items=touched.numpy().copy(), epochs_trained=len(rows),
                            still_improving=still_improving)

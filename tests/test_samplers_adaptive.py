@@ -192,3 +192,71 @@ def test_errors(train):
         sampler.sample(torch.tensor([0]), torch.tensor([1]), 2, scorer=lambda cand: torch.zeros(1, 3))
     assert AdaptiveSampler.family == "dynamic" and AdaptiveSampler.needs_scorer
     assert UniformSampler.family == "static"
+
+
+# -- pinned draws -------------------------------------------------------------------------
+# The case study's published results (results/case_ml100k_loo.*) were produced with the
+# "adaptive" and "adaptive-mixed" samplers; these are their draws for fixed seeds as they
+# were when the results were made. A refactoring that changes any of them changes what
+# those results mean.
+def _pin_world():
+    rng = np.random.default_rng(0)
+    train = Interactions(rng.integers(0, 4, 30), rng.integers(1, 31, 30), np.arange(30), n_users=4, n_items=30,
+                         name="pin")
+    users = torch.tensor([0, 1, 2, 3])
+    targets = torch.tensor([[0, 3, 5], [1, 2, 3], [0, 0, 9], [11, 12, 13]])
+    return train, users, targets
+
+
+def _position_scorer(candidates):
+    item_score = torch.randn(31, generator=torch.Generator().manual_seed(5))
+    position = torch.arange(3, dtype=torch.float32).reshape(1, -1, 1)
+    cand = candidates.unsqueeze(1) if candidates.dim() == 2 else candidates
+    return item_score[cand] * (1 + position) - 0.1 * position * cand.float()
+
+
+PINNED_TABLE = {
+    (AdaptiveSampler, False): [[18, 1], [18, 12], [18, 5], [20, 9]],
+    (AdaptiveSampler, True): [[[18, 22], [18, 1], [18, 1]], [[18, 12], [18, 12], [18, 12]],
+                              [[18, 25], [18, 25], [18, 5]], [[20, 9], [20, 9], [20, 5]]],
+    (AdaptiveSampler, "mf"): [[18, 22], [18, 12], [18, 25], [20, 9]],
+    (AdaptiveMixedSampler, False): [[18, 11], [9, 5], [11, 11], [9, 9]],
+    (AdaptiveMixedSampler, True): [[[18, 24], [18, 11], [18, 11]], [[21, 9], [9, 5], [5, 9]],
+                                   [[24, 11], [11, 11], [11, 11]], [[9, 9], [9, 9], [5, 9]]],
+    (AdaptiveMixedSampler, "mf"): [[18, 24], [21, 9], [24, 11], [9, 9]],
+}
+
+
+@pytest.mark.parametrize("cls, mode", list(PINNED_TABLE))
+def test_adaptive_draws_are_pinned_for_a_fixed_seed(cls, mode):
+    train, users, targets = _pin_world()
+    item_score = torch.randn(31, generator=torch.Generator().manual_seed(5))
+    scorer = (lambda c: item_score[c]) if mode == "mf" else _position_scorer
+    sampler = cls(oversampling=3, random_state=11).fit(train)
+    drawn = sampler.sample(users, targets, 2, per_position=mode is True, scorer=scorer)
+    assert drawn.items.tolist() == PINNED_TABLE[cls, mode]
+
+
+PINNED_SASREC = {
+    (AdaptiveSampler, False): [[2, 8, 23], [7, 7, 16], [2, 25, 25], [16, 5, 3]],
+    (AdaptiveSampler, True): [[[20, 6, 2], [2, 8, 23], [23, 8, 2]], [[16, 7, 7], [7, 7, 16], [7, 7, 16]],
+                              [[29, 2, 5], [29, 2, 5], [2, 25, 25]], [[16, 5, 3], [27, 16, 25], [5, 16, 3]]],
+    (AdaptiveMixedSampler, False): [[2, 2, 2], [5, 5, 5], [2, 2, 2], [5, 5, 5]],
+    (AdaptiveMixedSampler, True): [[[16, 29, 22], [2, 2, 2], [2, 2, 2]], [[5, 5, 5], [30, 5, 5], [5, 5, 5]],
+                                   [[11, 5, 18], [11, 5, 18], [2, 2, 2]], [[5, 5, 5], [7, 28, 27], [5, 5, 5]]],
+}
+
+
+@pytest.mark.parametrize("cls, per_position", list(PINNED_SASREC))
+def test_adaptive_draws_with_a_sasrec_scorer_are_pinned(cls, per_position):
+    # float32 scores of a real model: the position mean must keep today's arithmetic,
+    # or near-ties among candidates could flip.
+    from recneg.models import SASRec
+
+    train, users, targets = _pin_world()
+    model = SASRec(30, hidden=8, maxlen=3, random_state=0).eval()
+    with torch.no_grad():
+        hidden = model(torch.tensor([[0, 2, 4], [6, 7, 8], [0, 0, 10], [20, 21, 22]]))
+    sampler = cls(oversampling=4, random_state=3).fit(train)
+    drawn = sampler.sample(users, targets, 3, per_position=per_position, scorer=model.scorer_from_hidden(hidden))
+    assert drawn.items.tolist() == PINNED_SASREC[cls, per_position]

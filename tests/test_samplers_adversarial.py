@@ -105,7 +105,8 @@ def test_auto_update_learns_from_the_recommender_scores():
     positives = torch.tensor([1, 3, 6, 2, 4, 6])
     start = sampler.probabilities(USERS)[:, 12]
     for _ in range(60):
-        sampler.sample(users, positives, 4, scorer=mf_scorer(table, users))
+        drawn = sampler.sample(users, positives, 4)
+        sampler.learn_from_batch(users, positives, drawn, mf_scorer(table, users))
     assert bool((sampler.probabilities(USERS)[:, 12] > start + 0.3).all())
 
 
@@ -162,3 +163,23 @@ def test_errors_and_registration():
     assert neg.items.shape == (3, 2)
     assert make_sampler("irgan").family == "adversarial"
     assert IRGANSampler(auto_update=False).needs_scorer is False
+
+
+def test_sample_is_a_draw_and_learning_happens_in_the_hook():
+    train = toy_train()
+    table = torch.randn(N_USERS, N_ITEMS + 1, generator=torch.Generator().manual_seed(0))
+    sampler = IRGANSampler(generator_dim=4, lr=0.1, random_state=0).fit(train)
+    users, positives = torch.tensor([0, 1, 2]), torch.tensor([1, 3, 6])
+    before = {name: p.detach().clone() for name, p in sampler.generator_.named_parameters()}
+    for _ in range(5):
+        drawn = sampler.sample(users, positives, 4, scorer=mf_scorer(table, users))
+    assert all(torch.equal(p, before[name]) for name, p in sampler.generator_.named_parameters())
+    assert sampler.history_ == []
+    sampler.learn_from_batch(users, positives, drawn, mf_scorer(table, users))
+    assert len(sampler.history_) == 1
+    assert not torch.equal(sampler.generator_.item, before["item"])
+    sampler.learn_from_batch(users, positives, drawn, mf_scorer(table, users))   # no new draw: no step
+    assert len(sampler.history_) == 1
+    frozen = IRGANSampler(generator_dim=4, auto_update=False, random_state=0).fit(train)
+    frozen.learn_from_batch(users, positives, frozen.sample(users, positives, 4), mf_scorer(table, users))
+    assert frozen.history_ == []

@@ -15,7 +15,7 @@ from scipy import stats
 from recneg import RecnegError
 from recneg.data import Interactions
 from recneg.models import BPRMF
-from recneg.samplers import UniformSampler, make_sampler
+from recneg.samplers import AdaptiveSampler, UniformSampler, make_sampler
 from recneg.samplers.curriculum import HardnessCurriculum, RandomInjection
 from recneg.samplers.dynamic import (
     AHNSSampler,
@@ -442,14 +442,16 @@ def test_curriculum_moves_from_easy_to_hard_negatives():
     train = toy_train()
     table = torch.arange(N_ITEMS + 1, dtype=torch.float32).expand(N_USERS, -1)   # prefers high ids
     curriculum = HardnessCurriculum(UniformSampler(), DNSSampler(n_candidates=400), ramp_epochs=2,
-                                    calls_per_epoch=2, random_state=0).fit(train)
+                                    random_state=0).fit(train)
     users = torch.tensor([0, 1, 2])
     top = set(range(N_ITEMS - 3, N_ITEMS + 1))
     hard_counts = []
-    for _ in range(6):   # epochs 0, 0, 1, 1, 2, 2
+    for call in range(6):   # trainer epochs 1, 1, 2, 2, 3, 3 are the schedule's 0, 0, 1, 1, 2, 2
+        if call % 2 == 0:
+            curriculum.on_epoch_start(call // 2 + 1)
         neg = curriculum.sample(users, torch.tensor([1, 1, 2]), 4, scorer=mf_scorer(table, users))
         hard_counts.append(int(sum(i in top for i in neg.items.flatten().tolist())))
-    assert curriculum.epoch == 3
+    assert curriculum.epoch == 2    # drawing does not advance the schedule; the hook does
     assert hard_counts[4] == hard_counts[5] == 12           # all hard at the end of the ramp
     assert max(hard_counts[:2]) < 12
     assert curriculum.set_epoch(1).split(4) == (2, 2)
@@ -478,3 +480,68 @@ def test_without_exclusion_only_padding_is_avoided(name):
     neg = sampler.sample(USERS, SEQ, 3, per_position=True, scorer=seq_scorer(score_table(), USERS, 3))
     assert bool((neg.items > 0).all()) and bool((neg.items <= N_ITEMS).all())
     assert bool(torch.isfinite(neg.log_prob).all())
+
+
+# -- composites clone what they are given ------------------------------------------------------
+def _state(sampler):
+    fitted = sorted(k for k in vars(sampler) if k.endswith("_"))
+    return fitted, sampler.exclude_positives, sampler._generator.get_state().clone()
+
+
+@pytest.mark.parametrize("make", [
+    lambda parts: HardnessCurriculum(parts[0], parts[1], ramp_epochs=1, exclude_positives=False, random_state=0),
+    lambda parts: RandomInjection(parts[1], 0.5, exclude_positives=False, random_state=0),
+    lambda parts: DNSSampler(n_candidates=3, base=parts[0], exclude_positives=False, random_state=0),
+    lambda parts: AdaptiveSampler(oversampling=3, base=parts[0], exclude_positives=False, random_state=0),
+])
+def test_fitting_a_composite_leaves_the_callers_samplers_unchanged(make):
+    parts = (UniformSampler(random_state=1), DNSSampler(n_candidates=4, random_state=2))
+    before = [_state(part) for part in parts]
+    composite = make(parts).fit(toy_train())
+    composite.on_epoch_start(3)
+    users = torch.tensor([0, 1, 2])
+    composite.sample(users, torch.tensor([1, 3, 6]), 4, scorer=mf_scorer(torch.randn(N_USERS, N_ITEMS + 1), users))
+    for part, (fitted, exclude, generator_state) in zip(parts, before):
+        assert _state(part)[0] == fitted == []         # never fitted
+        assert part.exclude_positives is exclude is True
+        assert torch.equal(part._generator.get_state(), generator_state)
+
+
+def test_scorer_needs_are_properties_of_the_configuration():
+    assert HardnessCurriculum(UniformSampler(), UniformSampler()).needs_scorer is False
+    assert HardnessCurriculum(UniformSampler(), DNSSampler()).needs_scorer is True
+    assert RandomInjection(DNSSampler()).needs_scorer is True
+    assert UserSimilaritySampler(n_candidates=1).needs_scorer is False
+    assert UserSimilaritySampler(n_candidates=3).needs_scorer is True
+    for sampler in (HardnessCurriculum(), RandomInjection(), UserSimilaritySampler()):
+        assert "needs_scorer" not in vars(sampler)
+
+
+# -- DNS and the adaptive presets are one implementation -----------------------------------------
+@pytest.mark.parametrize("per_position", [False, True])
+@pytest.mark.parametrize("sequential", [False, True])
+def test_adaptive_is_dns_with_a_shared_pool_and_repeats(per_position, sequential):
+    train = toy_train()
+    users = torch.tensor([0, 1, 2, 0])
+    positives = torch.tensor([[0, 1, 2], [3, 4, 5], [6, 7, 1], [0, 0, 2]])
+    table = torch.randn(N_USERS, N_ITEMS + 1, generator=torch.Generator().manual_seed(4))
+    position_weight = torch.tensor([1.0, -0.5, 2.0]).reshape(1, 3, 1)
+
+    def scorer(cand):
+        base = table[users.reshape(-1, *([1] * (cand.dim() - 1))), cand]
+        if not sequential:
+            return base
+        return (base.unsqueeze(1) if cand.dim() == 2 else base) * position_weight
+
+    adaptive = AdaptiveSampler(oversampling=5, random_state=9).fit(train)
+    twin = DNSSampler(n_candidates=5, shared_pool=True, distinct=False, random_state=9).fit(train)
+    a = adaptive.sample(users, positives, 3, per_position=per_position, scorer=scorer)
+    b = twin.sample(users, positives, 3, per_position=per_position, scorer=scorer)
+    assert torch.equal(a.items, b.items) and torch.equal(a.log_prob, b.log_prob)
+    assert adaptive.oversampling == 5 and "oversampling=5" in repr(adaptive)
+    if not per_position:
+        # one negative per row: the hardest of the pool, whichever pool layout or repeat rule
+        plain = DNSSampler(n_candidates=5, random_state=9).fit(train)
+        one = AdaptiveSampler(oversampling=5, random_state=9).fit(train)
+        assert torch.equal(one.sample(users, positives, 1, scorer=scorer).items,
+                           plain.sample(users, positives, 1, scorer=scorer).items)

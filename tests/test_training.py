@@ -417,3 +417,147 @@ def test_more_negatives_than_items_fail_before_training():
     with pytest.raises(RecnegError, match=r"num_negatives 99999 exceeds the 20 items") as error:
         Trainer(model, UniformSampler(random_state=0), config).fit(split)
     assert "\n" not in str(error.value)
+
+
+# -- methods with their own batch loss, and the hooks ----------------------------------------------
+class UniformBPR:
+    """A custom method: BPR against uniform items, written against the Batch protocol.
+    ``sign=-1`` trains the model the wrong way round (validation can only get worse)."""
+
+    loss_name = "bpr"
+
+    def __init__(self, sign=1.0):
+        self.sign = sign
+        self.batches = 0
+
+    def fit(self, train):
+        self.n_items_ = train.n_items
+        return self
+
+    def batch_loss(self, model, batch):
+        self.batches += 1
+        negatives = torch.randint(1, self.n_items_ + 1, (len(batch.users), batch.num_negatives),
+                                  generator=batch.generator)
+        batch.touch(negatives)
+        user_vectors = model.user_embedding(batch.users.to(batch.device))
+        pos = (user_vectors * model.item_embedding(batch.positives.to(batch.device))).sum(-1)
+        neg = (user_vectors.unsqueeze(1) * model.item_embedding(negatives.to(batch.device))).sum(-1)
+        return self.sign * torch.nn.functional.softplus(neg - pos.unsqueeze(1)).mean()
+
+
+def test_a_custom_batch_loss_trains_through_the_trainer(small_split):
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=16, random_state=0)
+    untrained = evaluate(model, small_split.test, small_split.train)["ndcg@10"]
+    method = UniformBPR()
+    result = Trainer(model, method, quiet(epochs=6, loss="bpr", lr=0.02, batch_size=256, patience=None)).fit(
+        small_split)
+    assert method.batches == 6 * -(-len(small_split.train) // 256)
+    assert result.test["ndcg@10"] > untrained + 0.05
+    assert list(result.history.epoch) == list(range(1, 7)) and result.history.negatives_per_s.gt(0).all()
+
+
+def test_early_stopping_works_for_a_custom_batch_loss(small_split):
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=16, random_state=0)
+    result = Trainer(model, UniformBPR(sign=-1.0),
+                     quiet(epochs=30, loss="bpr", lr=0.05, batch_size=256, patience=2)).fit(small_split)
+    assert result.stop_reason == "patience" and result.epochs_trained == result.best_epoch + 2
+    assert not result.still_improving
+    best = result.history.set_index("epoch").loc[result.best_epoch, "valid_ndcg@10"]
+    assert result.valid["ndcg@10"] == pytest.approx(best)
+
+
+def test_a_method_must_fit_the_model_and_the_config(small_split):
+    mf = BPRMF(small_split.n_users, small_split.n_items, dim=8, random_state=0)
+    with pytest.raises(RecnegError, match="minimises the 'bpr' loss"):
+        Trainer(mf, UniformBPR(), quiet(loss="bce"))
+    with pytest.raises(RecnegError, match="per_position and logq do not apply"):
+        Trainer(mf, UniformBPR(), quiet(loss="bpr", per_position=True))
+    with pytest.raises(RecnegError, match="use a non-sequential model"):
+        Trainer(SASRec(small_split.n_items, hidden=8, maxlen=5), UniformBPR(), quiet(loss="bpr"))
+    with pytest.raises(RecnegError, match="NegativeSampler or a method"):
+        Trainer(mf, object(), quiet(loss="bpr"))
+
+
+class RecordingUniform(UniformSampler):
+    """Uniform negatives; records every hook call and adds a history column."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.events = []
+
+    def on_epoch_start(self, epoch):
+        self.events.append(("start", epoch))
+
+    def learn_from_batch(self, users, positives, drawn, scorer):
+        assert drawn.items.shape == (len(users), 2) and callable(scorer)
+        self.events.append(("batch", len(self.events)))
+
+    def on_epoch_end(self, epoch, record):
+        assert record["epoch"] == epoch and "valid_ndcg@10" in record
+        record["hook_column"] = 10 * epoch
+        self.events.append(("end", epoch))
+
+
+def test_epoch_hooks_are_called_in_order(small_split):
+    sampler = RecordingUniform(random_state=0)
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=8, random_state=0)
+    result = Trainer(model, sampler, quiet(epochs=3, loss="bpr", batch_size=512, num_negatives=2,
+                                           patience=None)).fit(small_split)
+    per_epoch = -(-len(small_split.train) // 512)
+    kinds = [kind for kind, _ in sampler.events]
+    assert kinds == (["start"] + ["batch"] * per_epoch + ["end"]) * 3
+    assert [e for kind, e in sampler.events if kind != "batch"] == [1, 1, 2, 2, 3, 3]
+    assert list(result.history["hook_column"]) == [10, 20, 30]
+
+
+def test_the_curriculum_follows_the_trainer_epochs(small_split):
+    from recneg.samplers import DNSSampler, HardnessCurriculum
+
+    curriculum = HardnessCurriculum(UniformSampler(), DNSSampler(n_candidates=3), schedule="step",
+                                    ramp_epochs=2, random_state=0)
+    seen = []
+    original = curriculum.on_epoch_start
+    curriculum.on_epoch_start = lambda epoch: (original(epoch), seen.append(curriculum.split(4)))
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=8, random_state=0)
+    Trainer(model, curriculum, quiet(epochs=4, loss="bpr", batch_size=512, num_negatives=4, patience=None)).fit(
+        small_split)
+    assert seen == [(4, 0), (4, 0), (0, 4), (0, 4)]     # schedule epochs 0, 1 easy; 2, 3 hard
+
+
+def test_mixgcf_trains_through_the_trainer_and_touches_its_candidates(padded_split):
+    from recneg.samplers import MixGCFInterpolation
+
+    split = padded_split
+    model = BPRMF(split.n_users, split.n_items, dim=8, random_state=0)
+    result = Trainer(model, MixGCFInterpolation(n_candidates=4, random_state=0),
+                     quiet(epochs=2, loss="bpr", batch_size=256, patience=None)).fit(split)
+    touched = result.touched_items
+    trained = split.train.item_counts() > 0
+    assert touched[trained].all() and not touched[0]
+    # candidates are uniform over the catalogue: some of the 40 items without
+    # interactions are mixed from, and so touched
+    assert touched[61:].any() and result.epochs_trained == 2
+
+
+@pytest.mark.parametrize("n_real", [0, 2])
+def test_generative_negatives_train_through_the_trainer(padded_split, n_real):
+    from recneg.samplers import GenerativeAdversarialNegatives
+
+    split = padded_split
+    model = BPRMF(split.n_users, split.n_items, dim=8, random_state=0)
+    gan = GenerativeAdversarialNegatives(noise_dim=4, hidden=8, n_real=n_real, random_state=0)
+    result = Trainer(model, gan, quiet(epochs=2, loss="bpr", batch_size=256, patience=None)).fit(split)
+    history = result.history
+    for column in ("generator_loss", "synthetic_score", "alignment", "noise_similarity", "radius",
+                   "positive_score"):
+        assert history[column].notna().all(), column
+    per_epoch = -(-len(split.train) // 256)
+    assert len(gan.dynamics()) == 2 * per_epoch
+    expected_mean = gan.dynamics().generator_loss.iloc[per_epoch:].mean()
+    assert history.generator_loss.iloc[1] == pytest.approx(expected_mean)
+    touched = result.touched_items
+    trained = split.train.item_counts() > 0
+    if n_real == 0:   # synthetic vectors move no item: only the positives are touched
+        assert np.array_equal(touched[1:], trained[1:])
+    else:
+        assert touched[trained].all() and touched[61:].any()

@@ -1,10 +1,12 @@
 """Negative samplers: one interface, five families."""
 from .base import NegativeSample, NegativeSampler, make_generator
 from .static import InBatchSampler, ItemDistributionSampler, MixedSampler, PopularitySampler, UniformSampler
-from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
-from .registry import SAMPLERS, make_sampler, register_sampler
+# dynamic before adaptive: the adaptive presets subclass DNSSampler, and dynamic's
+# registration imports the registry, which imports adaptive.
 from .dynamic import (AHNSSampler, DNSSampler, MixedNegatives, MixGCFInterpolation, SoftmaxHardSampler, SRNSSampler,
                       UserSimilaritySampler, bpr_loss_with_mixed_negatives)
+from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
+from .registry import SAMPLERS, make_sampler, register_sampler
 from .curriculum import HardnessCurriculum, RandomInjection, cap_weights
 from .adversarial import IRGANSampler
 from .generative import EmbeddingGenerator, GenerativeAdversarialNegatives, SyntheticNegatives

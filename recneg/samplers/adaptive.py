@@ -5,18 +5,20 @@ Adaptive sampling (Prakash et al., arXiv 2410.17276) is dynamic negative samplin
 cheap static sampler, score the pool with the current model, keep the ``k`` the model
 ranks highest. Scores are computed under :func:`torch.no_grad` — selecting negatives is
 not part of the computation graph.
+
+The rule is :class:`~recneg.samplers.DNSSampler`'s; the classes here are the study's
+presets of it (one pool per sequence shared by every position, repeats kept), under the
+study's names.
 """
 
 from __future__ import annotations
 
-import copy
-
 import torch
 
 from .._errors import RecnegError, check_positive_int, check_probability
-from ..data.interactions import Interactions
-from .base import NegativeSample, NegativeSampler, Scorer
-from .static import MixedSampler, UniformSampler
+from .base import NegativeSample, NegativeSampler
+from .dynamic import DNSSampler, _take
+from .static import MixedSampler
 
 __all__ = ["AdaptiveSampler", "AdaptiveMixedSampler", "select_hardest"]
 
@@ -41,16 +43,10 @@ def select_hardest(pool: NegativeSample, scores: torch.Tensor, k: int) -> Negati
         )
     if k > pool.items.shape[-1]:
         raise RecnegError(f"cannot keep k={k} of a pool of {pool.items.shape[-1]}; enlarge the pool")
-    top = scores.topk(k, dim=-1).indices
-    if scores.dim() == 3 and pool.items.dim() == 2:
-        items = pool.items.unsqueeze(1).expand(-1, scores.shape[1], -1)
-        log_prob = pool.log_prob.unsqueeze(1).expand(-1, scores.shape[1], -1)
-    else:
-        items, log_prob = pool.items, pool.log_prob
-    return NegativeSample(items.gather(-1, top), log_prob.gather(-1, top))
+    return _take(pool, scores.topk(k, dim=-1).indices)
 
 
-class AdaptiveSampler(NegativeSampler):
+class AdaptiveSampler(DNSSampler):
     """Adaptive (hard) negatives: the top-k of a scored candidate pool.
 
     Dynamic negative sampling (Zhang et al., SIGIR 2013) draws a few candidates and
@@ -62,11 +58,13 @@ class AdaptiveSampler(NegativeSampler):
     is the base sampler itself; larger pools give harder negatives — and more false
     negatives — at the cost of scoring more candidates.
 
-    The pool is shared by the positions of a sequence. With per-position scores
-    ``(B, L, P)`` the selection is per position, giving ``(B, L, k)``; for shared
-    negatives (``per_position=False``) candidates are ranked by their mean score over
-    the non-padding positions. ``log_prob`` is the pool proposal's, not that of the
-    selection, which has no closed form.
+    This is :class:`~recneg.samplers.DNSSampler` with ``n_candidates=oversampling``,
+    ``shared_pool=True`` and ``distinct=False``: the pool is shared by the positions of
+    a sequence. With per-position scores ``(B, L, P)`` the selection is per position,
+    giving ``(B, L, k)``; for shared negatives (``per_position=False``) candidates are
+    ranked by their mean score over the non-padding positions. A candidate drawn twice
+    may be kept twice. ``log_prob`` is the pool proposal's, not that of the selection,
+    which has no closed form.
 
     Parameters
     ----------
@@ -75,7 +73,7 @@ class AdaptiveSampler(NegativeSampler):
         which is how many pre-sampled batches its code keeps and reuses.)
     base : NegativeSampler, optional
         A sampler that needs no scorer, for the pool; :class:`UniformSampler` if
-        omitted. It is copied, and takes this sampler's ``exclude_positives``.
+        omitted. It is cloned, and takes this sampler's ``exclude_positives``.
     exclude_positives : bool, default True
     random_state : int, torch.Generator or None
 
@@ -91,54 +89,22 @@ class AdaptiveSampler(NegativeSampler):
     [[9, 8]]
     """
 
-    family = "dynamic"
     subfamily = "universal DNS"
-    needs_scorer = True
 
     def __init__(self, oversampling: int = 4, base: NegativeSampler | None = None, *,
                  exclude_positives: bool = True, random_state=None) -> None:
-        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
-        self.oversampling = check_positive_int("oversampling", oversampling)
-        if base is not None and (not isinstance(base, NegativeSampler) or base.needs_scorer):
-            raise RecnegError(
-                f"base must be a sampler that needs no scorer (e.g. UniformSampler()), got {base!r}"
-            )
-        self.base = base
+        oversampling = check_positive_int("oversampling", oversampling)
+        super().__init__(oversampling, base, shared_pool=True, distinct=False,
+                         exclude_positives=exclude_positives, random_state=random_state)
 
-    def _make_base(self) -> NegativeSampler:
-        return copy.copy(self.base) if self.base is not None else UniformSampler()
+    @property
+    def oversampling(self) -> int:
+        """Pool size as a multiple of ``k`` (the preset's name for ``n_candidates``)."""
+        return self.n_candidates
 
-    def _fit(self, train: Interactions) -> None:
-        base = self._make_base()
-        base.exclude_positives = self.exclude_positives
-        self.base_ = base.fit(train)
-
-    def _score(self, scorer: Scorer, pool: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            scores = torch.as_tensor(scorer(pool))
-        B, P = pool.shape
-        expected = [(B, P)] + ([(B, positives.shape[1], P)] if positives.dim() == 2 else [])
-        if tuple(scores.shape) not in expected:
-            raise RecnegError(
-                f"the scorer returned scores of shape {tuple(scores.shape)} for candidates of shape "
-                f"{(B, P)}; expected one of {expected}"
-            )
-        return scores.detach()
-
-    def _sample(self, users, positives, k, *, per_position, scorer: Scorer | None, generator) -> NegativeSample:
-        pool = self.base_._sample(users, positives, k * self.oversampling, per_position=False,
-                                  scorer=None, generator=generator)
-        scores = self._score(scorer, pool.items, positives)
-        if not per_position and scores.dim() == 3:
-            valid = (positives > 0).unsqueeze(-1).to(scores.dtype)
-            scores = (scores * valid).sum(1) / valid.sum(1).clamp_min(1.0)
-        chosen = select_hardest(pool, scores, k)
-        if per_position and chosen.items.dim() == 2:
-            # A non-sequential scorer gives one ranking per user: every position shares it.
-            L = positives.shape[1]
-            chosen = NegativeSample(chosen.items.unsqueeze(1).expand(-1, L, -1).contiguous(),
-                                    chosen.log_prob.unsqueeze(1).expand(-1, L, -1).contiguous())
-        return chosen
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(oversampling={self.oversampling}, base={self.base!r}, "
+                f"exclude_positives={self.exclude_positives}, random_state={self.random_state!r})")
 
 
 class AdaptiveMixedSampler(AdaptiveSampler):
@@ -178,3 +144,7 @@ class AdaptiveMixedSampler(AdaptiveSampler):
 
     def _make_base(self) -> NegativeSampler:
         return MixedSampler(self.in_batch_fraction)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(oversampling={self.oversampling}, in_batch_fraction={self.in_batch_fraction}, "
+                f"exclude_positives={self.exclude_positives}, random_state={self.random_state!r})")

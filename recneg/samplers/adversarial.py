@@ -67,11 +67,12 @@ class IRGANSampler(NegativeSampler):
     thousands of items.
 
     How it plugs into training: :meth:`sample` draws negatives from ``p_θ`` (exactly,
-    with ``torch.multinomial`` over the allowed items); if a scorer is given and
-    ``auto_update`` is on, it immediately scores the drawn negatives with the
-    recommender and takes one generator step. Without a scorer, call :meth:`update`
-    with the rewards of the last draw, or :meth:`generator_step` with any (users,
-    negatives, rewards). Every step records the generator's loss, mean reward, baseline
+    with ``torch.multinomial`` over the allowed items) and changes nothing else; it
+    remembers the draw. The trainer then calls :meth:`learn_from_batch` with a no-grad
+    scorer of the recommender: with ``auto_update`` on, the sampler scores its last draw
+    and takes one generator step, before the recommender's own step. In a hand-written
+    loop, call :meth:`learn_from_batch`, :meth:`update` with the rewards of the last
+    draw, or :meth:`generator_step` with any (users, negatives, rewards). Every step records the generator's loss, mean reward, baseline
     and the entropy of ``p_θ`` in ``history_`` (:meth:`dynamics` returns it as a
     DataFrame, for training-dynamics plots): a collapsing entropy means the generator
     has converged on a few items, the mode collapse that GAN-based samplers are known
@@ -100,7 +101,8 @@ class IRGANSampler(NegativeSampler):
     n_candidates : int, optional
         Uniform pool size; ``None`` samples from the whole catalogue.
     auto_update : bool, default True
-        Take a generator step inside :meth:`sample` when a scorer is given.
+        Take a generator step in :meth:`learn_from_batch` (once per training batch);
+        ``False`` freezes the generator under the trainer.
     l2 : float, default 0.0
         Weight decay of the generator's parameters.
 
@@ -113,7 +115,8 @@ class IRGANSampler(NegativeSampler):
     >>> scores = torch.tensor([0.0, 0.0, -3.0, -3.0, 5.0, -3.0, -3.0])   # the recommender finds item 4 hard
     >>> before = float(irgan.probabilities(torch.tensor([0]))[0, 4])
     >>> for _ in range(60):
-    ...     _ = irgan.sample(torch.tensor([0]), torch.tensor([1]), 8, scorer=lambda c: scores[c])
+    ...     drawn = irgan.sample(torch.tensor([0]), torch.tensor([1]), 8)
+    ...     irgan.learn_from_batch(torch.tensor([0]), torch.tensor([1]), drawn, scorer=lambda c: scores[c])
     >>> float(irgan.probabilities(torch.tensor([0]))[0, 4]) > before
     True
     >>> list(irgan.dynamics().columns)
@@ -122,7 +125,8 @@ class IRGANSampler(NegativeSampler):
 
     family = "adversarial"
     subfamily = "sampled ANG (IRGAN)"
-    needs_scorer = True
+    #: drawing needs no scorer; learning gets one in :meth:`learn_from_batch`
+    needs_scorer = False
 
     def __init__(self, generator_dim: int = 32, temperature: float = 1.0, lr: float = 0.01,
                  baseline: str = "moving-average", *, baseline_decay: float = 0.9, reward: str = "irgan",
@@ -142,8 +146,6 @@ class IRGANSampler(NegativeSampler):
         self.n_candidates = None if n_candidates is None else check_positive_int("n_candidates", n_candidates)
         self.auto_update = bool(auto_update)
         self.l2 = check_finite("l2", l2, positive=True, allow_zero=True)
-        # Without automatic updates the sampler can run with no scorer at all.
-        self.needs_scorer = self.auto_update
 
     # -- fitting -----------------------------------------------------------------------
     def _fit(self, train: Interactions) -> None:
@@ -201,14 +203,21 @@ class IRGANSampler(NegativeSampler):
             flat = pool.gather(1, pick)
         items = flat.reshape(shape)
         log_prob = log_p.gather(1, flat).reshape(shape)
+        # Remembered, not learned from: learn_from_batch and update need the pool.
         self._last = (users, positives, items, pool)
-        if self.auto_update and scorer is not None:
-            rewards = self.rewards_from_scores(score_candidates(scorer, items, positives))
-            mask = None
-            if per_position:
-                mask = (positives > 0).unsqueeze(-1).expand(shape)
-            self.generator_step(users, items, rewards, mask=mask, pools=pool, positives=positives)
         return NegativeSample(items, log_prob.float())
+
+    def learn_from_batch(self, users, positives, drawn, scorer) -> None:
+        """One generator step on the last draw, rewarded by ``scorer`` (with
+        ``auto_update``; the trainer calls this once per batch, before the recommender's
+        step). ``users``, ``positives`` and ``drawn`` are the trainer's view of the batch;
+        the step uses the sampler's own last draw, which is ``drawn`` unless the sampler
+        sits inside a composite."""
+        super().learn_from_batch(users, positives, drawn, scorer)
+        if not self.auto_update or self._last is None:
+            return
+        _, last_positives, items, _ = self._last
+        self.update(self.rewards_from_scores(score_candidates(scorer, items, last_positives)))
 
     def rewards_from_scores(self, scores: torch.Tensor) -> torch.Tensor:
         """The generator's reward for negatives the discriminator scored ``scores``."""
@@ -308,6 +317,8 @@ class IRGANSampler(NegativeSampler):
                 "pass one reward per negative"
             )
         mask = (positives > 0).unsqueeze(-1).expand(items.shape) if items.dim() == 3 else None
+        # One step per draw: a second call without a new draw would learn from it twice.
+        self._last = None
         return self.generator_step(users, items, reward, mask=mask, pools=pool, positives=positives)
 
     def dynamics(self) -> pd.DataFrame:

@@ -20,6 +20,7 @@ family                    uses
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from .._errors import RecnegError, check_positive_int
 from ..data.interactions import Interactions
 
 __all__ = [
-    "NegativeSample", "NegativeSampler", "Scorer", "make_generator", "output_shape", "is_excluded",
+    "NegativeSample", "NegativeSampler", "TrainingComponent", "EmbeddingNegatives", "clone_component",
+    "Scorer", "make_generator", "output_shape", "is_excluded",
     "extra_targets", "draw_excluding", "user_mass", "batch_user_mass", "excluded_extra_mass",
 ]
 
@@ -88,8 +90,12 @@ class NegativeSample:
         return self.items.dim() == 3
 
 
-class NegativeSampler(ABC):
-    """Base class of all negative samplers.
+class TrainingComponent:
+    """What :class:`~recneg.training.Trainer` fits on the training split and calls back.
+
+    Shared by the negative samplers (:class:`NegativeSampler`, whose negatives are item
+    ids) and the embedding-level methods (:class:`EmbeddingNegatives`, whose negatives are
+    vectors): the fitted state, the seed, the exclusion of positives and the epoch hooks.
 
     Parameters
     ----------
@@ -97,19 +103,24 @@ class NegativeSampler(ABC):
         Never return an item the user interacted with in the training split, nor the
         batch's own positive targets.
     random_state : int, torch.Generator or None
-        Seed for reproducible draws; ``sample(generator=...)`` overrides it per call.
+        Seed for reproducible draws; a ``generator=`` argument overrides it per call.
 
     Notes
     -----
-    Subclasses implement :meth:`_sample`; the public :meth:`sample` validates arguments.
-    After :meth:`fit` a sampler has ``n_items_``, ``item_counts_`` (training-split
-    counts, shape ``(n_items + 1,)``) and ``positives_`` (a :class:`UserItemSet`).
+    After :meth:`fit` a component has ``n_items_``, ``n_users_``, ``item_counts_``
+    (training-split counts, shape ``(n_items + 1,)``), ``positives_`` (a
+    :class:`UserItemSet`) and ``train_`` (the split it was fitted on).
+
+    Learning happens in the hooks, never while drawing: the trainer calls
+    :meth:`on_epoch_start` before an epoch's first batch and :meth:`on_epoch_end` after
+    its validation. Components that need neither keep the no-op defaults.
     """
 
     family: ClassVar[str] = "static"
     #: subfamily name in the survey's taxonomy, e.g. "uniform", "popularity-based"
     subfamily: ClassVar[str] = ""
-    #: whether :meth:`sample` needs a ``scorer``
+    #: whether drawing needs a ``scorer``; a component whose need depends on its
+    #: configuration overrides this with a read-only property.
     needs_scorer: ClassVar[bool] = False
 
     def __init__(self, *, exclude_positives: bool = True, random_state=None) -> None:
@@ -118,10 +129,10 @@ class NegativeSampler(ABC):
         self._generator = make_generator(random_state)
 
     # -- fitting ---------------------------------------------------------------------
-    def fit(self, train: Interactions) -> "NegativeSampler":
-        """Learn what the sampler needs from the *training* interactions only."""
+    def fit(self, train: Interactions) -> "TrainingComponent":
+        """Learn what the component needs from the *training* interactions only."""
         if len(train) == 0:
-            raise RecnegError("cannot fit a sampler on an empty training split")
+            raise RecnegError(f"cannot fit {type(self).__name__} on an empty training split")
         self.n_items_ = int(train.n_items)
         self.n_users_ = int(train.n_users)
         self.item_counts_ = torch.as_tensor(train.item_counts(), dtype=torch.float64)
@@ -144,6 +155,61 @@ class NegativeSampler(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items_"):
             raise RecnegError(f"{type(self).__name__} is not fitted; call .fit(train) first")
+
+    # -- the trainer's epoch hooks ---------------------------------------------------------
+    def _components(self) -> list["TrainingComponent"]:
+        """The fitted components this one draws through (attributes named ``..._``);
+        hooks are forwarded to them, so a sampler inside a composite still learns."""
+        return [value for key, value in vars(self).items()
+                if key.endswith("_") and isinstance(value, TrainingComponent)]
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called by the trainer before the first batch of ``epoch`` (1-based)."""
+        for component in self._components():
+            component.on_epoch_start(epoch)
+
+    def on_epoch_end(self, epoch: int, record: dict) -> None:
+        """Called by the trainer after ``epoch`` (1-based) and its validation.
+
+        ``record`` is the epoch's row of ``TrainResult.history``; entries added to it
+        become history columns (e.g. a generator's mean loss over the epoch).
+        """
+        for component in self._components():
+            component.on_epoch_end(epoch, record)
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({inner})"
+
+    # Convenience for result tables.
+    @property
+    def name(self) -> str:
+        return type(self).__name__.removesuffix("Sampler").lower()
+
+
+def clone_component(component: TrainingComponent) -> TrainingComponent:
+    """An independent deep copy of ``component`` (its generator state included).
+
+    Composite samplers fit clones of the samplers they are given, so fitting or drawing
+    never changes an object the caller still holds.
+    """
+    return copy.deepcopy(component)
+
+
+class NegativeSampler(TrainingComponent, ABC):
+    """Base class of all negative samplers.
+
+    Parameters are those of :class:`TrainingComponent` (``exclude_positives``,
+    ``random_state``; ``sample(generator=...)`` overrides the seed per call).
+
+    Notes
+    -----
+    Subclasses implement :meth:`_sample`; the public :meth:`sample` validates arguments.
+    :meth:`sample` is a draw: it changes no learned parameter. A sampler that learns
+    during training does so in :meth:`learn_from_batch` or the epoch hooks of
+    :class:`TrainingComponent`, which the trainer calls.
+    """
 
     # -- sampling --------------------------------------------------------------------
     def sample(
@@ -212,15 +278,51 @@ class NegativeSampler(ABC):
     ) -> NegativeSample:
         """Draw validated negatives; see :meth:`sample`."""
 
-    def __repr__(self) -> str:
-        params = {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
-        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        return f"{type(self).__name__}({inner})"
+    def learn_from_batch(self, users: torch.Tensor, positives: torch.Tensor, drawn: NegativeSample,
+                         scorer: Scorer) -> None:
+        """The place for a sampler to learn from a training batch; a no-op here except
+        that fitted components (see :meth:`TrainingComponent._components`) are called.
 
-    # Convenience for result tables.
-    @property
-    def name(self) -> str:
-        return type(self).__name__.removesuffix("Sampler").lower()
+        :class:`~recneg.training.Trainer` calls it once per batch, after :meth:`sample`
+        and before the recommender's optimiser step, with the batch's ``users`` and
+        ``positives``, the negatives drawn for it and a no-grad ``scorer`` of the
+        recommender as it was when they were drawn.
+        """
+        for component in self._components():
+            if isinstance(component, NegativeSampler):
+                component.learn_from_batch(users, positives, drawn, scorer)
+
+
+class EmbeddingNegatives(TrainingComponent, ABC):
+    """Base class of methods whose negatives are embeddings, not item ids.
+
+    Such a method cannot hand item ids to a loss, so it supplies the batch loss itself
+    (:meth:`batch_loss`); :class:`~recneg.training.Trainer` calls it in place of sampling
+    and keeps everything else: batches, the optimiser, the epoch hooks, early stopping
+    and the touched-items record (the method reports, with ``batch.touch(items)``, which
+    items besides the batch's positives its loss gives a gradient).
+
+    The methods train models with ``user_embedding`` and ``item_embedding`` tables, such
+    as :class:`recneg.models.BPRMF`, with the BPR loss.
+    """
+
+    family: ClassVar[str] = "dynamic"
+    #: the loss the method minimises; the trainer's ``TrainConfig.loss`` must name it
+    loss_name: ClassVar[str] = "bpr"
+
+    def check_model(self, model) -> None:
+        """Raise unless ``model`` has the embedding tables the method mixes or scores."""
+        for table in ("user_embedding", "item_embedding"):
+            if not isinstance(getattr(model, table, None), torch.nn.Embedding):
+                raise RecnegError(
+                    f"{type(self).__name__} needs a model with a {table} table (e.g. BPRMF); "
+                    f"{type(model).__name__} has none"
+                )
+
+    @abstractmethod
+    def batch_loss(self, model, batch) -> torch.Tensor:
+        """The loss of one training batch (``batch.users``, ``batch.positives``,
+        ``batch.num_negatives``, ``batch.generator``), differentiable in ``model``."""
 
 
 def output_shape(positives: torch.Tensor, k: int, per_position: bool) -> tuple[int, ...]:
@@ -465,7 +567,20 @@ def draw_excluding(
             row_view = (-1,) + (1,) * (len(shape) - 1)
             exact = torch.nonzero(low.reshape(row_view).expand(shape).reshape(-1)).flatten()
             bad = bad & ~low.reshape(row_view)
-    pending = torch.nonzero(bad.reshape(-1)).flatten()
+    pending = _redraw_rejected(sampler, users, extra, items, torch.nonzero(bad.reshape(-1)).flatten(), per_row,
+                               draw, max_rounds, exact_below)
+    if exact is not None:
+        pending = torch.cat([pending, exact])
+    empty = torch.zeros(shape[0], dtype=torch.bool)
+    if len(pending):
+        empty = _exact_fill(sampler, users, extra, items, pending, per_row, weights, generator)
+    return items.reshape(shape), empty
+
+
+def _redraw_rejected(sampler, users, extra, items, pending, per_row, draw, max_rounds, exact_below) -> torch.Tensor:
+    """Rejection rounds of :func:`draw_excluding`: redraw ``items[pending]`` in place
+    until allowed; returns the entries still rejected after ``max_rounds`` rounds (or
+    once at most ``exact_below`` remain)."""
     for _ in range(max_rounds):
         if len(pending) <= exact_below:
             break
@@ -480,12 +595,7 @@ def draw_excluding(
         chosen = torch.where(found, cand.gather(1, first), items.index_select(0, pending).unsqueeze(1))
         items.index_copy_(0, pending, chosen.squeeze(1))
         pending = pending[~found.squeeze(1)]
-    if exact is not None:
-        pending = torch.cat([pending, exact])
-    empty = torch.zeros(shape[0], dtype=torch.bool)
-    if len(pending):
-        empty = _exact_fill(sampler, users, extra, items, pending, per_row, weights, generator)
-    return items.reshape(shape), empty
+    return pending
 
 
 #: Largest dense (rows × items) weight matrix the exact fallback builds at once.

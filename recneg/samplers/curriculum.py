@@ -14,14 +14,13 @@ This module provides
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 
 from .._errors import RecnegError, check_positive_int, check_probability
 from ..data.interactions import Interactions
-from .base import NegativeSample, NegativeSampler, extra_targets
+from .base import NegativeSample, NegativeSampler, clone_component, extra_targets
 from .static import UniformSampler
 
 __all__ = ["HardnessCurriculum", "RandomInjection", "cap_weights", "SCHEDULES"]
@@ -38,6 +37,13 @@ def _sub_sample(sampler: NegativeSampler, users, positives, k, per_position, sco
     if sampler.needs_scorer and scorer is None:
         raise RecnegError(f"{type(sampler).__name__} needs a scorer: pass scorer=model.scorer(...)")
     return sampler._sample(users, positives, k, per_position=per_position, scorer=scorer, generator=generator)
+
+
+def _fitted_clone(sampler: NegativeSampler, exclude_positives: bool, train: Interactions) -> NegativeSampler:
+    """A clone of ``sampler`` with the composite's ``exclude_positives``, fitted on ``train``."""
+    clone = clone_component(sampler)
+    clone.exclude_positives = exclude_positives
+    return clone.fit(train)
 
 
 def _concat(parts: list[NegativeSample]) -> NegativeSample:
@@ -65,11 +71,12 @@ class HardnessCurriculum(NegativeSampler):
     the model form a coarse ranking from uniform negatives before a dynamic sampler's
     hard negatives — and their false negatives — dominate.
 
-    The epoch is set by :meth:`set_epoch` (call it at the start of every epoch), or, with
-    ``calls_per_epoch``, advanced automatically every ``calls_per_epoch`` calls of
-    :meth:`sample` (for training loops that do not call :meth:`set_epoch`; use the number
-    of batches per epoch). ``log_prob`` and ``weights`` are those of the component that
-    drew each negative (weights 1 for a component that returns none).
+    The epoch comes from the trainer: :class:`~recneg.training.Trainer` calls
+    :meth:`on_epoch_start` before every epoch, and a hand-written loop calls
+    :meth:`set_epoch`. Drawing never changes it. ``log_prob`` and ``weights`` are those
+    of the component that drew each negative (weights 1 for a component that returns
+    none). The two samplers are cloned at :meth:`fit` (``easy_``, ``hard_``), so the
+    objects passed in stay as they were.
 
     Parameters
     ----------
@@ -81,7 +88,6 @@ class HardnessCurriculum(NegativeSampler):
     warmup_epochs : int, default 0
     ramp_epochs : int, default 5
     max_hard_fraction : float, default 1.0
-    calls_per_epoch : int, optional
 
     Examples
     --------
@@ -90,16 +96,16 @@ class HardnessCurriculum(NegativeSampler):
     [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
     >>> c.set_epoch(3).split(10)          # (easy, hard) negatives out of 10
     (5, 5)
+    >>> c.on_epoch_start(2); c.epoch      # the trainer's epochs count from 1
+    1
     """
 
     family = "dynamic"
     subfamily = "curriculum (hardness schedule)"
-    needs_scorer = True
 
     def __init__(self, easy_sampler: NegativeSampler | None = None, hard_sampler: NegativeSampler | None = None,
                  schedule: str = "linear", warmup_epochs: int = 0, ramp_epochs: int = 5, *,
-                 max_hard_fraction: float = 1.0, calls_per_epoch: int | None = None,
-                 exclude_positives: bool = True, random_state=None) -> None:
+                 max_hard_fraction: float = 1.0, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         if schedule not in SCHEDULES:
             raise RecnegError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
@@ -116,25 +122,27 @@ class HardnessCurriculum(NegativeSampler):
         self.warmup_epochs = check_positive_int("warmup_epochs", warmup_epochs, allow_zero=True)
         self.ramp_epochs = check_positive_int("ramp_epochs", ramp_epochs)
         self.max_hard_fraction = check_probability("max_hard_fraction", max_hard_fraction)
-        self.calls_per_epoch = None if calls_per_epoch is None else check_positive_int("calls_per_epoch",
-                                                                                         calls_per_epoch)
-        self.needs_scorer = self.easy_sampler.needs_scorer or self.hard_sampler.needs_scorer
         self._epoch = 0
-        self._calls = 0
+
+    @property
+    def needs_scorer(self) -> bool:
+        """Whether either component needs a scorer."""
+        return self.easy_sampler.needs_scorer or self.hard_sampler.needs_scorer
 
     @property
     def epoch(self) -> int:
         """The current epoch (0-based)."""
-        if self.calls_per_epoch is not None:
-            return self._calls // self.calls_per_epoch
         return self._epoch
 
     def set_epoch(self, epoch: int) -> "HardnessCurriculum":
         """Set the current epoch (0-based); returns ``self``."""
         self._epoch = check_positive_int("epoch", epoch, allow_zero=True)
-        if self.calls_per_epoch is not None:
-            self._calls = self._epoch * self.calls_per_epoch
         return self
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """The trainer's hook: ``epoch`` counts from 1, the schedule from 0."""
+        self.set_epoch(check_positive_int("epoch", epoch) - 1)
+        super().on_epoch_start(epoch)
 
     def hard_fraction(self, epoch: int | None = None) -> float:
         """``h(epoch)``, the share of hard negatives (the current epoch by default)."""
@@ -148,18 +156,16 @@ class HardnessCurriculum(NegativeSampler):
         return k - k_hard, k_hard
 
     def _fit(self, train: Interactions) -> None:
-        for sampler in (self.easy_sampler, self.hard_sampler):
-            sampler.exclude_positives = self.exclude_positives
-            sampler.fit(train)
+        self.easy_ = _fitted_clone(self.easy_sampler, self.exclude_positives, train)
+        self.hard_ = _fitted_clone(self.hard_sampler, self.exclude_positives, train)
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
         k_easy, k_hard = self.split(k)
-        self._calls += 1
         parts = []
         if k_easy:
-            parts.append(_sub_sample(self.easy_sampler, users, positives, k_easy, per_position, scorer, generator))
+            parts.append(_sub_sample(self.easy_, users, positives, k_easy, per_position, scorer, generator))
         if k_hard:
-            parts.append(_sub_sample(self.hard_sampler, users, positives, k_hard, per_position, scorer, generator))
+            parts.append(_sub_sample(self.hard_, users, positives, k_hard, per_position, scorer, generator))
         return _concat(parts)
 
 
@@ -180,7 +186,8 @@ class RandomInjection(NegativeSampler):
     Parameters
     ----------
     base : NegativeSampler, optional
-        The sampler to guard; default :class:`~recneg.samplers.DNSSampler`.
+        The sampler to guard; default :class:`~recneg.samplers.DNSSampler`. A clone of it
+    is fitted and drawn from (``base_``); the object passed in stays as it was.
     random_fraction : float, default 0.1
 
     Examples
@@ -197,7 +204,6 @@ class RandomInjection(NegativeSampler):
 
     family = "dynamic"
     subfamily = "mixed DNS (random injection)"
-    needs_scorer = True
 
     def __init__(self, base: NegativeSampler | None = None, random_fraction: float = 0.1, *,
                  exclude_positives: bool = True, random_state=None) -> None:
@@ -210,15 +216,18 @@ class RandomInjection(NegativeSampler):
             base = DNSSampler()
         self.base = base
         self.random_fraction = check_probability("random_fraction", random_fraction)
-        self.needs_scorer = base.needs_scorer
+
+    @property
+    def needs_scorer(self) -> bool:
+        """Whether the guarded sampler needs a scorer."""
+        return self.base.needs_scorer
 
     def _fit(self, train: Interactions) -> None:
-        self.base.exclude_positives = self.exclude_positives
-        self.base.fit(train)
+        self.base_ = _fitted_clone(self.base, self.exclude_positives, train)
         self.uniform_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
-        drawn = _sub_sample(self.base, users, positives, k, per_position, scorer, generator)
+        drawn = _sub_sample(self.base_, users, positives, k, per_position, scorer, generator)
         inject = torch.rand(drawn.items.shape, generator=generator) < self.random_fraction
         if not bool(inject.any()):
             return drawn

@@ -24,24 +24,24 @@ the selection step has no tractable marginal.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 
 from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
+from ..losses import bpr_loss
 from .base import (
+    EmbeddingNegatives,
     NegativeSample,
     NegativeSampler,
     Scorer,
     extra_targets,
     is_excluded,
-    make_generator,
+    clone_component,
     output_shape,
 )
 from .static import UniformSampler
@@ -68,13 +68,23 @@ def mean_over_positions(values: torch.Tensor, positives: torch.Tensor) -> torch.
     """Average ``values`` of shape ``(B, L, P)`` over the non-padding positions of
     ``positives`` ``(B, L)``, giving ``(B, P)``: a per-sequence summary of per-position
     scores for negatives shared by the whole sequence. Rows without a valid position
-    (or ``positives`` of another length) fall back to the plain mean."""
+    (or ``positives`` of another length) fall back to the plain mean.
+
+    The masked sum divided by the count is the arithmetic the case study's adaptive
+    sampler used; its published draws depend on it to the last bit (near-ties among
+    candidates), so keep it rather than, say, a batched matrix product.
+
+    Examples
+    --------
+    >>> values = torch.tensor([[[1.0, 4.0], [3.0, 0.0]]])          # (B=1, L=2, P=2)
+    >>> mean_over_positions(values, torch.tensor([[0, 7]])).tolist()   # position 0 is padding
+    [[3.0, 0.0]]
+    """
     if positives.dim() != 2 or positives.shape[1] != values.shape[1]:
         return values.mean(1)
-    mask = (positives > 0).to(values.dtype)
-    count = mask.sum(1, keepdim=True)
-    # One batched matrix product (B, 1, L) @ (B, L, P) instead of a masked sum.
-    mean = torch.bmm((mask / count.clamp_min(1)).unsqueeze(1), values).squeeze(1)
+    mask = (positives > 0).unsqueeze(-1).to(values.dtype)
+    count = mask.sum(1)
+    mean = (values * mask).sum(1) / count.clamp_min(1.0)
     empty = count.squeeze(1) == 0
     if bool(empty.any()):
         mean[empty] = values[empty].mean(1)
@@ -109,7 +119,7 @@ def score_candidates(scorer: Scorer, candidates: torch.Tensor, positives: torch.
     if candidates.dim() == 3:
         if scores.shape != candidates.shape:
             raise RecnegError(
-                f"the scorer returned shape {tuple(scores.shape)} for candidates of shape "
+                f"the scorer returned scores of shape {tuple(scores.shape)} for candidates of shape "
                 f"{tuple(candidates.shape)}; a scorer must return one score per candidate"
             )
         return scores
@@ -118,7 +128,7 @@ def score_candidates(scorer: Scorer, candidates: torch.Tensor, positives: torch.
     )
     if not ok:
         raise RecnegError(
-            f"the scorer returned shape {tuple(scores.shape)} for candidates of shape "
+            f"the scorer returned scores of shape {tuple(scores.shape)} for candidates of shape "
             f"{tuple(candidates.shape)}; expected (B, P) or (B, L, P)"
         )
     if scores.dim() == 3 and reduce:
@@ -194,12 +204,17 @@ class _ScoredPoolSampler(NegativeSampler):
         self.n_candidates = None if n_candidates is None else check_positive_int("n_candidates", n_candidates)
         if base is not None and (not isinstance(base, NegativeSampler) or base.needs_scorer):
             raise RecnegError(
-                f"base must be a static NegativeSampler such as UniformSampler(), got {type(base).__name__}"
+                f"base must be a sampler that needs no scorer (e.g. UniformSampler()), got {type(base).__name__}"
             )
         self.base = base
 
+    def _make_base(self) -> NegativeSampler:
+        """The unfitted pool sampler: a clone of ``base`` (the caller's object is never
+        fitted or changed), or a uniform sampler."""
+        return clone_component(self.base) if self.base is not None else UniformSampler()
+
     def _fit(self, train: Interactions) -> None:
-        base = copy.copy(self.base) if self.base is not None else UniformSampler()
+        base = self._make_base()
         base.exclude_positives = self.exclude_positives
         self.base_ = base.fit(train)
 
@@ -232,8 +247,12 @@ class DNSSampler(_ScoredPoolSampler):
     With ``per_position=True`` every position of a sequence gets its own pool, scored
     with that position's state; otherwise one pool per sequence is ranked by its mean
     score over the valid positions. Scoring runs under :func:`torch.no_grad`.
-    :class:`~recneg.samplers.AdaptiveSampler` is the same rule with one pool shared by
-    all positions even when the selection is per position.
+    With ``shared_pool=True`` one pool per sequence serves every position even when the
+    selection is per position (each position keeps its own top ``k`` of the same pool):
+    the large-scale study's adaptive sampler, preset as
+    :class:`~recneg.samplers.AdaptiveSampler` (``shared_pool=True, distinct=False``). A
+    non-sequential scorer gives one ranking per user, so with ``per_position=True`` every
+    position then shares the user's choice.
 
     Parameters
     ----------
@@ -241,6 +260,12 @@ class DNSSampler(_ScoredPoolSampler):
         Candidates ``M`` per negative; the pool of a row (or position) has ``M · k``.
     base : NegativeSampler, optional
         Static sampler for the pool; :class:`~recneg.samplers.UniformSampler` by default.
+        It is cloned before fitting and takes this sampler's ``exclude_positives``.
+    shared_pool : bool, default False
+        Draw one pool per sequence for all positions (see above).
+    distinct : bool, default True
+        Count a candidate drawn twice into the pool once, so the top ``k`` holds ``k``
+        different items when the pool has them; ``False`` keeps repeats (the study's rule).
     exclude_positives : bool, default True
     random_state : int, torch.Generator or None
 
@@ -258,15 +283,26 @@ class DNSSampler(_ScoredPoolSampler):
 
     subfamily = "universal DNS"
 
-    def __init__(self, n_candidates: int = 10, base: NegativeSampler | None = None, *,
-                 exclude_positives: bool = True, random_state=None) -> None:
+    def __init__(self, n_candidates: int = 10, base: NegativeSampler | None = None, *, shared_pool: bool = False,
+                 distinct: bool = True, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(n_candidates, base, exclude_positives=exclude_positives, random_state=random_state)
+        self.shared_pool = bool(shared_pool)
+        self.distinct = bool(distinct)
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
-        pool = self._pool(users, positives, self.pool_size(k), per_position, generator)
-        scores = score_candidates(scorer, pool.items, positives)
-        scores = scores.masked_fill(_broadcast_like(duplicate_mask(pool.items), scores), float("-inf"))
-        return _take(pool, scores.topk(k, dim=-1).indices)
+        pool = self._pool(users, positives, self.pool_size(k), per_position and not self.shared_pool, generator)
+        # Shared negatives rank a (B, P) pool by its mean score over the positions; per
+        # position, a shared pool keeps each position's own scores.
+        scores = score_candidates(scorer, pool.items, positives, reduce=not per_position)
+        if self.distinct:
+            scores = scores.masked_fill(_broadcast_like(duplicate_mask(pool.items), scores), float("-inf"))
+        chosen = _take(pool, scores.topk(k, dim=-1).indices)
+        if per_position and chosen.items.dim() == 2:
+            # A non-sequential scorer gives one ranking per user: every position shares it.
+            length = positives.shape[1]
+            chosen = NegativeSample(chosen.items.unsqueeze(1).expand(-1, length, -1).contiguous(),
+                                    chosen.log_prob.unsqueeze(1).expand(-1, length, -1).contiguous())
+        return chosen
 
 
 class SoftmaxHardSampler(_ScoredPoolSampler):
@@ -666,7 +702,6 @@ class UserSimilaritySampler(NegativeSampler):
 
     family = "dynamic"
     subfamily = "user-similarity DNS"
-    needs_scorer = False
 
     def __init__(self, n_neighbours: int = 20, uniform_fraction: float = 0.5, n_candidates: int = 1, *,
                  chunk_size: int = 512, exclude_positives: bool = True, random_state=None) -> None:
@@ -675,8 +710,11 @@ class UserSimilaritySampler(NegativeSampler):
         self.uniform_fraction = check_probability("uniform_fraction", uniform_fraction)
         self.n_candidates = check_positive_int("n_candidates", n_candidates)
         self.chunk_size = check_positive_int("chunk_size", chunk_size)
-        # Trainers pass a scorer only to samplers that ask for one.
-        self.needs_scorer = self.n_candidates > 1
+
+    @property
+    def needs_scorer(self) -> bool:
+        """A scorer picks among ``n_candidates`` neighbour items; one candidate needs none."""
+        return self.n_candidates > 1
 
     def _fit(self, train: Interactions) -> None:
         n_users, width = train.n_users, train.n_items + 1
@@ -812,7 +850,7 @@ class MixedNegatives:
     mixing: torch.Tensor
 
 
-class MixGCFInterpolation:
+class MixGCFInterpolation(EmbeddingNegatives):
     """Interpolated hard negatives for MF/BPR (MixGCF, Huang et al., KDD 2021).
 
     Instead of *choosing* a negative item, MixGCF *synthesises* a negative embedding
@@ -830,10 +868,12 @@ class MixGCFInterpolation:
     The original applies both steps per layer of a graph neural network (LightGCN) and
     pools the layers; this is the **single-layer version for matrix factorisation**
     (no GNN): one embedding per item, so hop mixing reduces to one argmax. Because the
-    result is an embedding and not an item id, it does not fit the
-    :class:`~recneg.samplers.NegativeSampler` interface and the generic trainer; use
-    :meth:`bpr_loss` (or :meth:`negatives` with :func:`bpr_loss_with_mixed_negatives`)
-    in a training loop, as the example below does.
+    result is an embedding and not an item id, it is not a
+    :class:`~recneg.samplers.NegativeSampler`: it supplies its own BPR loss
+    (:meth:`batch_loss`), and :class:`~recneg.training.Trainer` trains with it like with
+    a sampler (``TrainConfig(loss="bpr")``). The items it touches are the positives and
+    the candidates its negatives were mixed from. :meth:`bpr_loss` is the same loss for a
+    hand-written loop, as in the example below.
 
     Parameters
     ----------
@@ -861,19 +901,11 @@ class MixGCFInterpolation:
     subfamily = "interpolation DNS"
 
     def __init__(self, n_candidates: int = 16, *, exclude_positives: bool = True, random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         self.n_candidates = check_positive_int("n_candidates", n_candidates)
-        self.exclude_positives = bool(exclude_positives)
-        self.random_state = random_state
-        self._generator = make_generator(random_state)
 
-    def fit(self, train: Interactions) -> "MixGCFInterpolation":
-        """Fit the uniform candidate pool on the training split."""
+    def _fit(self, train: Interactions) -> None:
         self.pool_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "pool_"):
-            raise RecnegError("MixGCFInterpolation is not fitted; call .fit(train) first")
 
     def candidates(self, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
                    generator: torch.Generator | None = None) -> torch.Tensor:
@@ -908,8 +940,8 @@ class MixGCFInterpolation:
             scores = (mixed * user_vectors[:, None, None, :]).sum(-1)
         best = scores.argmax(-1)
         vectors = mixed.gather(2, best[..., None, None].expand(-1, -1, 1, mixed.shape[-1])).squeeze(2)
-        items = (candidate_items.gather(2, best[..., None]).squeeze(2) if candidate_items is not None
-                 else torch.full((b, k), -1, dtype=torch.long))
+        items = (candidate_items.gather(2, best[..., None].to(candidate_items.device)).squeeze(2)
+                 if candidate_items is not None else torch.full((b, k), -1, dtype=torch.long))
         return MixedNegatives(vectors, items, lam.reshape(b, k).detach())
 
     def negatives(self, user_vectors: torch.Tensor, positive_vectors: torch.Tensor, item_embedding,
@@ -920,19 +952,30 @@ class MixGCFInterpolation:
         gen = self._generator if generator is None else generator
         cand = self.candidates(users, positives, num_negatives, generator=gen)
         table = item_embedding.weight if isinstance(item_embedding, torch.nn.Embedding) else item_embedding
-        return self.mix(user_vectors, positive_vectors, table[cand], cand, generator=gen)
+        return self.mix(user_vectors, positive_vectors, table[cand.to(table.device)], cand, generator=gen)
+
+    def _loss(self, model, users, positives, num_negatives, generator) -> tuple[torch.Tensor, MixedNegatives]:
+        users = torch.as_tensor(users, dtype=torch.long)
+        positives = torch.as_tensor(positives, dtype=torch.long)
+        device = model.item_embedding.weight.device
+        user_vectors = model.user_embedding(users.to(device))
+        positive_vectors = model.item_embedding(positives.to(device))
+        mixed = self.negatives(user_vectors, positive_vectors, model.item_embedding, users, positives,
+                               num_negatives, generator)
+        return bpr_loss_with_mixed_negatives(user_vectors, positive_vectors, mixed.vectors), mixed
 
     def bpr_loss(self, model, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """BPR loss of one batch with MixGCF negatives for a model with
         ``user_embedding`` and ``item_embedding`` tables (e.g. ``recneg.models.BPRMF``)."""
-        users = torch.as_tensor(users, dtype=torch.long)
-        positives = torch.as_tensor(positives, dtype=torch.long)
-        user_vectors = model.user_embedding(users)
-        positive_vectors = model.item_embedding(positives)
-        mixed = self.negatives(user_vectors, positive_vectors, model.item_embedding, users, positives,
-                               num_negatives, generator)
-        return bpr_loss_with_mixed_negatives(user_vectors, positive_vectors, mixed.vectors)
+        return self._loss(model, users, positives, num_negatives, generator)[0]
+
+    def batch_loss(self, model, batch) -> torch.Tensor:
+        """:meth:`bpr_loss` of a trainer's :class:`~recneg.training.Batch`; the mixed-from
+        candidates are reported as touched (their embeddings get the gradient ``1 − λ``)."""
+        loss, mixed = self._loss(model, batch.users, batch.positives, batch.num_negatives, batch.generator)
+        batch.touch(mixed.items)
+        return loss
 
     def __repr__(self) -> str:
         return f"MixGCFInterpolation(n_candidates={self.n_candidates}, exclude_positives={self.exclude_positives})"
@@ -940,7 +983,8 @@ class MixGCFInterpolation:
 
 def bpr_loss_with_mixed_negatives(user_vectors: torch.Tensor, positive_vectors: torch.Tensor,
                                   negative_vectors: torch.Tensor) -> torch.Tensor:
-    """``mean −log σ(<e_u, e_pos> − <e_u, e'_neg>)`` over users and synthetic negatives.
+    """``mean −log σ(<e_u, e_pos> − <e_u, e'_neg>)`` over users and synthetic negatives:
+    :func:`recneg.losses.bpr_loss` on the dot-product scores.
 
     ``negative_vectors`` is ``(B, d)`` or ``(B, k, d)``.
 
@@ -952,9 +996,9 @@ def bpr_loss_with_mixed_negatives(user_vectors: torch.Tensor, positive_vectors: 
     """
     if negative_vectors.dim() == 2:
         negative_vectors = negative_vectors.unsqueeze(1)
-    pos = (user_vectors * positive_vectors).sum(-1, keepdim=True)
+    pos = (user_vectors * positive_vectors).sum(-1)
     neg = (user_vectors.unsqueeze(1) * negative_vectors).sum(-1)
-    return -F.logsigmoid(pos - neg).mean()
+    return bpr_loss(pos, neg)
 
 
 from .registry import register_sampler  # noqa: E402  (registration needs the classes above)

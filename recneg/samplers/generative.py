@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,8 @@ from torch import nn
 
 from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
-from .base import make_generator
+from ..losses import bpr_loss
+from .base import EmbeddingNegatives
 from .static import UniformSampler
 
 __all__ = ["EmbeddingGenerator", "GenerativeAdversarialNegatives", "SyntheticNegatives"]
@@ -71,7 +73,7 @@ class SyntheticNegatives:
     real_items: torch.Tensor
 
 
-class GenerativeAdversarialNegatives:
+class GenerativeAdversarialNegatives(EmbeddingNegatives):
     """Generative ANG: a GAN generator synthesises negative embeddings for MF/BPR.
 
     The game has two players. The **generator** ``G_θ(e_u, z)`` maps a user vector
@@ -97,6 +99,13 @@ class GenerativeAdversarialNegatives:
     cosine between the synthetic vector and the user (``alignment``) and between two
     synthetic vectors of the same user drawn with different noise
     (``noise_similarity``, 1 means the noise is ignored).
+
+    With :class:`~recneg.training.Trainer` (``TrainConfig(loss="bpr")``) each batch is one
+    round (:meth:`batch_loss`), and every history row gains the epoch's means of the
+    generator's record (``generator_loss``, ``synthetic_score``, ``alignment``,
+    ``noise_similarity``, ``radius``) and ``positive_score``, the recommender's mean
+    score of the batches' positives. The items it touches are the positives and the real
+    negatives; synthetic vectors move no item.
 
     Which real items does a synthetic negative stand for? :meth:`nearest_items` returns,
     for each synthetic vector, the item the user has not interacted with whose
@@ -143,6 +152,7 @@ class GenerativeAdversarialNegatives:
     def __init__(self, noise_dim: int = 16, hidden: int = 64, lr: float = 1e-3, *, n_real: int = 1,
                  norm_quantile: float = 0.5, generator_steps: int = 1, exclude_positives: bool = True,
                  random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         self.noise_dim = check_positive_int("noise_dim", noise_dim)
         self.hidden = check_positive_int("hidden", hidden)
         self.lr = check_finite("lr", lr, positive=True)
@@ -153,23 +163,16 @@ class GenerativeAdversarialNegatives:
         if self.norm_quantile == 0:
             raise RecnegError("norm_quantile must be > 0 (a radius of 0 leaves the generator nothing to propose), got 0")
         self.generator_steps = check_positive_int("generator_steps", generator_steps)
-        self.exclude_positives = bool(exclude_positives)
-        self.random_state = random_state
-        self._generator = make_generator(random_state)
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, train: Interactions) -> "GenerativeAdversarialNegatives":
+    def _fit(self, train: Interactions) -> None:
         """Fit the uniform sampler of real negatives; the generator network is built at
         its first use, when the embedding size is known."""
         self.uniform_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
         self.network_: EmbeddingGenerator | None = None
         self.optimizer_: torch.optim.Optimizer | None = None
         self.history_: list[dict] = []
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "uniform_"):
-            raise RecnegError("GenerativeAdversarialNegatives is not fitted; call .fit(train) first")
+        self._epoch_first_step, self._positive_scores = 0, []
 
     def _network(self, dim: int) -> EmbeddingGenerator:
         if self.network_ is None:
@@ -243,30 +246,65 @@ class GenerativeAdversarialNegatives:
             real = torch.empty(len(users), 0, dtype=torch.long)
         return SyntheticNegatives(vectors, real)
 
-    def discriminator_loss(self, model, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
-        """BPR loss of the recommender (``user_embedding``/``item_embedding`` tables, e.g.
-        :class:`recneg.models.BPRMF`) against ``num_negatives`` synthetic and ``n_real``
-        real negatives per pair, averaged over all of them. The generator is frozen."""
+    def _discriminator(self, model, users, positives, num_negatives, generator):
+        """The recommender's loss, the negatives it was computed against and the positives' scores."""
         users = torch.as_tensor(users, dtype=torch.long)
         positives = torch.as_tensor(positives, dtype=torch.long)
-        user_vectors = model.user_embedding(users)
-        positive_scores = (user_vectors * model.item_embedding(positives)).sum(-1, keepdim=True)
+        device = model.item_embedding.weight.device
+        user_vectors = model.user_embedding(users.to(device))
+        positive_scores = (user_vectors * model.item_embedding(positives.to(device))).sum(-1)
         drawn = self.negatives(user_vectors, model.item_embedding.weight, users, positives, num_negatives, generator)
         negative_scores = (user_vectors.unsqueeze(1) * drawn.vectors).sum(-1)
         if drawn.real_items.shape[1]:
-            real_scores = (user_vectors.unsqueeze(1) * model.item_embedding(drawn.real_items)).sum(-1)
+            real_scores = (user_vectors.unsqueeze(1) * model.item_embedding(drawn.real_items.to(device))).sum(-1)
             negative_scores = torch.cat([negative_scores, real_scores], dim=1)
-        return -F.logsigmoid(positive_scores - negative_scores).mean()
+        return bpr_loss(positive_scores, negative_scores), drawn, positive_scores.detach()
+
+    def discriminator_loss(self, model, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+        """BPR loss (:func:`recneg.losses.bpr_loss`) of the recommender
+        (``user_embedding``/``item_embedding`` tables, e.g. :class:`recneg.models.BPRMF`)
+        against ``num_negatives`` synthetic and ``n_real`` real negatives per pair,
+        averaged over all of them. The generator is frozen."""
+        return self._discriminator(model, users, positives, num_negatives, generator)[0]
+
+    def _generator_steps(self, model, users: torch.Tensor, num_negatives: int) -> None:
+        users = torch.as_tensor(users, dtype=torch.long).to(model.item_embedding.weight.device)
+        for _ in range(self.generator_steps):
+            self.generator_step(model.user_embedding(users), model.item_embedding.weight, num_negatives)
 
     def bpr_loss(self, model, users: torch.Tensor, positives: torch.Tensor, num_negatives: int = 1,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """One round of the game: ``generator_steps`` generator steps on the batch's users,
         then the recommender's loss (:meth:`discriminator_loss`) for the caller to minimise."""
-        users = torch.as_tensor(users, dtype=torch.long)
-        for _ in range(self.generator_steps):
-            self.generator_step(model.user_embedding(users), model.item_embedding.weight, num_negatives)
+        self._generator_steps(model, users, num_negatives)
         return self.discriminator_loss(model, users, positives, num_negatives, generator)
+
+    # -- the trainer's side ----------------------------------------------------------------------
+    def batch_loss(self, model, batch) -> torch.Tensor:
+        """One round of the game on a trainer's :class:`~recneg.training.Batch`, as
+        :meth:`bpr_loss`; the real negatives are reported as touched."""
+        self._generator_steps(model, batch.users, batch.num_negatives)
+        loss, drawn, positive_scores = self._discriminator(model, batch.users, batch.positives,
+                                                           batch.num_negatives, batch.generator)
+        batch.touch(drawn.real_items)
+        batch.negatives = len(batch.users) * (batch.num_negatives + self.n_real)
+        self._positive_scores.append(float(positive_scores.mean()))
+        return loss
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Start the epoch's summary (see :meth:`on_epoch_end`)."""
+        super().on_epoch_start(epoch)
+        self._check_fitted()
+        self._epoch_first_step, self._positive_scores = len(self.history_), []
+
+    def on_epoch_end(self, epoch: int, record: dict) -> None:
+        """Add the epoch's means of the generator's record and ``positive_score`` to the
+        trainer's history row ``record``."""
+        super().on_epoch_end(epoch, record)
+        steps = pd.DataFrame(self.history_[self._epoch_first_step:], columns=self._COLUMNS)
+        record.update({column: float(steps[column].mean()) for column in self._COLUMNS[1:]})
+        record["positive_score"] = float(np.mean(self._positive_scores)) if self._positive_scores else math.nan
 
     # -- what the synthetic negatives stand for --------------------------------------------------
     def nearest_items(self, model, users: torch.Tensor, num_negatives: int = 1,
@@ -287,12 +325,13 @@ class GenerativeAdversarialNegatives:
                 blocked |= self.uniform_.positives_.dense_mask(users)
             return cosine.masked_fill(blocked.unsqueeze(1), float("-inf")).argmax(-1)
 
+    _COLUMNS = ["step", "generator_loss", "synthetic_score", "alignment", "noise_similarity", "radius"]
+
     def dynamics(self) -> pd.DataFrame:
         """One row per generator step: ``generator_loss``, mean ``synthetic_score``
         ``<e_u, ẽ>``, ``alignment`` cos(ẽ, e_u), ``noise_similarity`` and ``radius``."""
         self._check_fitted()
-        return pd.DataFrame(self.history_, columns=["step", "generator_loss", "synthetic_score", "alignment",
-                                                    "noise_similarity", "radius"])
+        return pd.DataFrame(self.history_, columns=self._COLUMNS)
 
     def __repr__(self) -> str:
         return (f"GenerativeAdversarialNegatives(noise_dim={self.noise_dim}, hidden={self.hidden}, lr={self.lr}, "

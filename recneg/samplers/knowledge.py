@@ -359,7 +359,6 @@ class KGWalkSampler(NegativeSampler):
 
     family = "knowledge"
     subfamily = "KG-based KNS (walks)"
-    needs_scorer = True
 
     def __init__(self, n_hops: int = 2, n_walks: int = 8, select: str = "score", *,
                  attributes: Sequence[str] | None = None, exclude_positives: bool = True, random_state=None) -> None:
@@ -370,7 +369,11 @@ class KGWalkSampler(NegativeSampler):
             raise RecnegError(f"select must be 'score' or 'random', got {select!r}")
         self.select = select
         self.attributes = None if attributes is None else tuple(attributes)
-        self.needs_scorer = select == "score"
+
+    @property
+    def needs_scorer(self) -> bool:
+        """``select="score"`` ranks the walks' end items with the model."""
+        return self.select == "score"
 
     def _fit(self, train: Interactions) -> None:
         matrix = _attribute_matrix(train, self.attributes, type(self).__name__)

@@ -22,14 +22,13 @@ The logQ correction of sampled softmax is a re-weighting too; it lives in
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 
 from .._errors import RecnegError, check_positive_int, check_probability
 from ..data.interactions import Interactions
-from .base import NegativeSample, NegativeSampler
+from .base import NegativeSample, NegativeSampler, clone_component
 from .curriculum import cap_weights
 from .dynamic import positive_scores, score_candidates
 from .static import UniformSampler
@@ -51,7 +50,7 @@ class _WeightingSampler(NegativeSampler):
         self.base = base
 
     def _fit(self, train: Interactions) -> None:
-        base = copy.copy(self.base) if self.base is not None else UniformSampler()
+        base = clone_component(self.base) if self.base is not None else UniformSampler()
         base.exclude_positives = self.exclude_positives
         self.base_ = base.fit(train)
 

@@ -9,7 +9,6 @@ rounds, and the rare leftovers are drawn exactly from the allowed items.
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 
@@ -21,6 +20,7 @@ from .base import (
     NegativeSample,
     NegativeSampler,
     batch_user_mass,
+    clone_component,
     draw_excluding,
     excluded_extra_mass,
     extra_targets,
@@ -734,7 +734,7 @@ class MixedSampler(NegativeSampler):
         self.base = base
 
     def _fit(self, train: Interactions) -> None:
-        base = copy.copy(self.base) if self.base is not None else UniformSampler()
+        base = clone_component(self.base) if self.base is not None else UniformSampler()
         base.exclude_positives = self.exclude_positives
         self.base_ = base.fit(train)
         self.in_batch_ = InBatchSampler(exclude_positives=self.exclude_positives).fit(train)
