@@ -222,6 +222,7 @@ def sampled_softmax_loss(
     neg_log_prob = _like_negatives("neg_log_prob", neg_log_prob, neg_logits)
     hits = _like_negatives("accidental_hits", accidental_hits, neg_logits)
     weights = _like_negatives("weights", weights, neg_logits)
+    # The logQ correction: logits of items the proposal favours are lowered by log q.
     if neg_log_prob is not None:
         neg_logits = neg_logits - neg_log_prob.to(neg_logits.dtype)
     if pos_log_prob is not None:
@@ -343,6 +344,7 @@ def full_ce_loss(logits: torch.Tensor, targets: torch.Tensor, mask=None) -> torc
         if mask.shape != targets.shape:
             raise RecnegError(f"mask must have the shape of targets {tuple(targets.shape)}, got {tuple(mask.shape)}")
         valid = valid & mask.bool()
+    # Every item is a candidate: a softmax over the whole catalogue at each valid position.
     n_columns = logits.shape[-1]
     flat_logits, flat_targets, flat_valid = logits.reshape(-1, n_columns), targets.reshape(-1), valid.reshape(-1)
     if not bool(flat_valid.all()):

@@ -261,6 +261,7 @@ class IRGANSampler(NegativeSampler):
                 f"rewards {tuple(rewards.shape)} and negatives {tuple(negatives.shape)} must have the same "
                 f"shape (B, ...) with B = len(users) = {len(users)}"
             )
+        # REINFORCE: raise log p(j | u) of draws rewarded above the baseline, lower the rest.
         flat = negatives.reshape(len(users), -1)
         reward = rewards.reshape(len(users), -1)
         keep = torch.ones_like(flat, dtype=torch.bool) if mask is None else torch.as_tensor(mask).reshape(flat.shape)

@@ -113,6 +113,7 @@ def score_candidates(scorer: Scorer, candidates: torch.Tensor, positives: torch.
         ``(B, P)``, ``(B, L, P)`` (3-D candidates, or ``reduce=False`` with a sequential
         scorer).
     """
+    # Scores only choose the negatives: no gradient may flow through them.
     with torch.no_grad():
         scores = scorer(candidates)
     scores = torch.as_tensor(scores).detach().float()

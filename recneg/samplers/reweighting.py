@@ -26,7 +26,7 @@ import math
 
 import torch
 
-from .._errors import RecnegError, check_positive_int, check_probability
+from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
 from .base import NegativeSample, NegativeSampler, clone_component
 from .curriculum import cap_weights
@@ -105,13 +105,7 @@ class ScoreWeightedSampler(_WeightingSampler):
     def __init__(self, base: NegativeSampler | None = None, temperature: float = 1.0, *,
                  max_weight: float | None = None, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(base, exclude_positives=exclude_positives, random_state=random_state)
-        try:
-            temperature = float(temperature)
-        except (TypeError, ValueError):
-            raise RecnegError(f"temperature must be a positive number, got {temperature!r}") from None
-        if not temperature > 0 or math.isnan(temperature):
-            raise RecnegError(f"temperature must be > 0, got {temperature}")
-        self.temperature = temperature
+        self.temperature = check_finite("temperature", temperature, positive=True, allow_inf=True)
         if max_weight is not None:
             cap_weights(torch.ones(1), max_weight)  # validates
         self.max_weight = max_weight
