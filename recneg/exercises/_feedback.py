@@ -521,3 +521,53 @@ def check_distribution(samples: Any, expected: Any, *, name: str = "sampler",
             hint=hint,
         )
     return p_value
+
+
+# -- critique and predict-then-measure exercises (one implementation for every chapter) ----
+PREDICTIONS = ("higher", "lower", "indistinguishable")
+
+
+def check_flaws(answer, statements: Mapping[str, tuple[str, bool, str]], *, exercise: str,
+                hint: str) -> None:
+    """Check a critique exercise: the letters of the ``statements`` that are flaws.
+
+    ``statements`` maps a letter to ``(statement, is_flaw, kind)``; ``kind`` names the
+    point a statement makes and is shown when a sound practice is blamed. A missed flaw
+    is reported by count, never by letter, with the chapter's generic ``hint``.
+
+    Examples
+    --------
+    >>> S = {"A": ("No seeds.", True, "statistics"), "B": ("Full ranking.", False, "the right protocol")}
+    >>> check_flaws("a", S, exercise="ex-demo", hint="Check the statistics.")
+    ✓ ex-demo passed: all 1 flaw(s) found, and no sound practice blamed
+    """
+    if isinstance(answer, str):
+        answer = answer.replace(",", " ").split() if (" " in answer or "," in answer) else list(answer)
+    try:
+        chosen = {str(c).strip().upper() for c in answer}
+    except TypeError:
+        fail(f"Your answer is a {type(answer).__name__}; give the letters, e.g. ['A', 'C'].")
+    letters = sorted(statements)
+    unknown = sorted(chosen - set(letters))
+    expect(not unknown, f"{unknown} are not statements of the exercise; use the letters {letters[0]} to {letters[-1]}.")
+    sound = sorted(c for c in chosen if not statements[c][1])
+    if sound:
+        fail(f"Statement {sound[0]} describes a sound practice, not a flaw: {statements[sound[0]][2]}.",
+             hint="A flaw is something that can make the experiment's conclusion wrong.")
+    missed = [c for c, (_, is_flaw, _) in statements.items() if is_flaw and c not in chosen]
+    if missed:
+        fail(f"You found {len(chosen)} flaw(s) and missed {len(missed)}.", hint=hint)
+    passed(exercise, f"all {len(chosen)} flaw(s) found, and no sound practice blamed")
+
+
+def check_prediction_recorded(prediction, *, allowed: Sequence[str] = PREDICTIONS) -> str:
+    """The first half of a predict-then-measure exercise: a prediction written down.
+
+    Examples
+    --------
+    >>> check_prediction_recorded(" Higher ")
+    'higher'
+    """
+    expect(isinstance(prediction, str) and prediction.strip().lower() in allowed,
+           f"Write your prediction as one of {tuple(allowed)} before you run the measurement; got {prediction!r}.")
+    return prediction.strip().lower()

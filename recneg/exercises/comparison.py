@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._feedback import as_array, as_number, call_answer, check_close, expect, fail, passed, same
+from ._feedback import (as_array, as_number, call_answer, check_close, check_flaws, check_prediction_recorded, expect,
+                        fail, passed, same)
 
 __all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_best_within_budget", "check_pareto_front",
            "check_prediction", "check_weighted_fnr"]
@@ -173,26 +174,10 @@ CRITIQUE_STATEMENTS = {
 
 def check_critique(flaws) -> None:
     """Exercise ex-comparison-critique: pick the statements that are flaws of the experiment."""
-    if isinstance(flaws, str):
-        flaws = [c for c in flaws.replace(",", " ").split()] if " " in flaws or "," in flaws else list(flaws)
-    try:
-        chosen = {str(c).strip().upper() for c in flaws}
-    except TypeError:
-        fail(f"Your answer is a {type(flaws).__name__}; give the letters, e.g. ['A', 'C'].")
-    unknown = sorted(chosen - set(CRITIQUE_STATEMENTS))
-    expect(not unknown, f"{unknown} are not statements of the exercise; use the letters A to G.")
-    wrong = sorted(c for c in chosen if not CRITIQUE_STATEMENTS[c][1])
-    if wrong:
-        fail(f"Statement {wrong[0]} describes a sound practice, not a flaw: "
-             f"{CRITIQUE_STATEMENTS[wrong[0]][2]}.",
-             hint="A flaw is something that can make a degenerate run look like a finding.")
-    missed = [c for c, (_, is_flaw, _) in CRITIQUE_STATEMENTS.items() if is_flaw and c not in chosen]
-    if missed:
-        fail(f"You found {len(chosen)} flaw(s) and missed {len(missed)}.",
-             hint="Walk through what the case study checks before it reads a number: how training "
-                  "ended, the MostPopular floor, untouched items, seeds and intervals, and the loss "
-                  "each sampler is paired with.")
-    passed("ex-comparison-critique", f"all {len(chosen)} flaws found, and no sound practice blamed.")
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="ex-comparison-critique",
+                hint="Walk through what the case study checks before it reads a number: how training "
+                     "ended, the MostPopular floor, untouched items, seeds and intervals, and the loss "
+                     "each sampler is paired with.")
 
 
 def check_prediction(prediction, measured_gap, live_table) -> None:
@@ -201,9 +186,7 @@ def check_prediction(prediction, measured_gap, live_table) -> None:
     ``live_table`` is the live miniature's summary (index: sampler, column ``"ndcg@10"``);
     the gap is popularity minus uniform.
     """
-    allowed = ("higher", "lower", "indistinguishable")
-    expect(isinstance(prediction, str) and prediction.strip().lower() in allowed,
-           f"Write your prediction as one of {allowed}, before you look at the table; got {prediction!r}.")
+    check_prediction_recorded(prediction)
     value = as_number(measured_gap, "measured_gap")
     table = live_table.droplevel([n for n in live_table.index.names if n != "sampler"]) \
         if isinstance(live_table.index, pd.MultiIndex) else live_table
