@@ -115,7 +115,7 @@ def test_same_seed_same_draws(name):
 
 def test_registered_names():
     for name in ("attribute", "stratified", "kg-walk", "semantic"):
-        assert make_sampler(name).family == "knowledge"
+        assert make_sampler(name).family == "knowledge-enhanced"
     assert make_sampler("predefined").subfamily == "predefined"
 
 

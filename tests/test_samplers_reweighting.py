@@ -14,8 +14,8 @@ from scipy import stats
 from recneg import RecnegError
 from recneg.data import Interactions
 from recneg.samplers import PopularitySampler, make_sampler
-from recneg.samplers.curriculum import cap_weights
-from recneg.samplers.reweighting import DebiasedWeightingSampler, ScoreWeightedSampler, SelfAdversarialWeights
+from recneg.samplers.reweighting import cap_weights
+from recneg.samplers.reweighting import DebiasedWeightingSampler, ScoreWeightedSampler
 
 N_USERS, N_ITEMS = 4, 40
 
@@ -109,8 +109,7 @@ def test_score_weighting_is_deterministic_and_registered():
 
     a, b = draw(), draw()
     assert torch.equal(a.items, b.items) and torch.equal(a.weights, b.weights)
-    assert SelfAdversarialWeights is ScoreWeightedSampler
-    assert make_sampler("debiased").family == "reweighting"
+    assert make_sampler("debiased").family == "re-weighting"
     with pytest.raises(RecnegError, match="temperature must be > 0"):
         ScoreWeightedSampler(temperature=0.0)
 

@@ -157,7 +157,11 @@ def dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> Non
 
 
 # -- measured notebook runs --------------------------------------------------------
-def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
+def _cell(content) -> nodes.entry:
+    return nodes.entry("", content if isinstance(content, nodes.Node) else nodes.paragraph(text=content))
+
+
+def _table(header: list[str], rows: list[list]) -> nodes.table:
     table = nodes.table(classes=["colwidths-auto"])
     group = nodes.tgroup(cols=len(header))
     table += group
@@ -171,7 +175,7 @@ def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
     group += body
     for cells in rows:
         row = nodes.row()
-        row.extend(nodes.entry("", nodes.paragraph(text=cell)) for cell in cells)
+        row.extend(_cell(cell) for cell in cells)
         body += row
     return table
 
@@ -261,6 +265,31 @@ class ExperimentsDirective(SphinxDirective):
         return [_table(header, rows)]
 
 
+class SamplersDirective(SphinxDirective):
+    """The sampler catalogue, generated from recneg's registry (:func:`recneg.samplers.catalogue`).
+
+    Usage::
+
+        ```{recneg-samplers}
+        ```
+    """
+
+    def run(self):
+        from sphinx.addnodes import pending_xref
+
+        from recneg.samplers import catalogue
+
+        rows = []
+        for _, entry in catalogue().iterrows():
+            target = f"recneg.samplers.{entry['class']}"
+            link = pending_xref("", nodes.literal(text=entry["class"]), refdomain="py", reftype="class",
+                                reftarget=target, refexplicit=True, refwarn=True)
+            rows.append([entry["family"], entry["subfamily"], nodes.paragraph("", "", link), entry["name"],
+                         entry["variant"] or "-", entry["summary"]])
+        header = ["Family", "Sub-family", "Class", "Name", "Variant", "What it draws"]
+        return [_table(header, rows)]
+
+
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx_exercise")
     app.add_node(hidden_solution_marker)
@@ -268,6 +297,7 @@ def setup(app: Sphinx) -> dict:
     app.add_transform(RemoveHiddenGatedSolutions)
     app.add_directive("recneg-notebook-runs", NotebookRunsDirective)
     app.add_directive("recneg-experiments", ExperimentsDirective)
+    app.add_directive("recneg-samplers", SamplersDirective)
     # after myst-nb registered its config values, before it reads them (builder-inited)
     app.connect("config-inited", configure, priority=900)
     app.connect("build-finished", copy_mathjax)

@@ -6,11 +6,11 @@ from .static import InBatchSampler, ItemDistributionSampler, MixedSampler, Popul
 from .dynamic import (AHNSSampler, DNSSampler, MixedNegatives, MixGCFInterpolation, SoftmaxHardSampler, SRNSSampler,
                       UserSimilaritySampler, bpr_loss_with_mixed_negatives)
 from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
-from .registry import SAMPLERS, make_sampler, register_sampler
-from .curriculum import HardnessCurriculum, RandomInjection, cap_weights
+from .registry import METHODS, SAMPLERS, TAXONOMY, catalogue, make_sampler, register_sampler
+from .curriculum import HardnessCurriculum, RandomInjection
 from .adversarial import IRGANSampler
 from .generative import EmbeddingGenerator, GenerativeAdversarialNegatives, SyntheticNegatives
-from .reweighting import DebiasedWeightingSampler, KnowledgeWeightedSampler, ScoreWeightedSampler, SelfAdversarialWeights
+from .reweighting import (DebiasedWeightingSampler, KnowledgeWeightedSampler, ScoreWeightedSampler, cap_weights)
 from .knowledge import (AttributeSampler, KGWalkSampler, PredefinedNegativeSampler, SemanticSampler,
                         StratifiedSampler)
 
@@ -18,11 +18,11 @@ __all__ = [
     "NegativeSample", "NegativeSampler", "make_generator",
     "UniformSampler", "PopularitySampler", "ItemDistributionSampler", "InBatchSampler", "MixedSampler",
     "AdaptiveSampler", "AdaptiveMixedSampler",
-    "SAMPLERS", "make_sampler", "register_sampler",
+    "METHODS", "SAMPLERS", "TAXONOMY", "catalogue", "make_sampler", "register_sampler",
     "DNSSampler", "SoftmaxHardSampler", "AHNSSampler", "SRNSSampler", "UserSimilaritySampler",
     "MixGCFInterpolation", "MixedNegatives", "bpr_loss_with_mixed_negatives",
     "HardnessCurriculum", "RandomInjection", "cap_weights",
     "IRGANSampler", "GenerativeAdversarialNegatives", "EmbeddingGenerator", "SyntheticNegatives",
-    "ScoreWeightedSampler", "SelfAdversarialWeights", "DebiasedWeightingSampler", "KnowledgeWeightedSampler",
+    "ScoreWeightedSampler", "DebiasedWeightingSampler", "KnowledgeWeightedSampler",
     "AttributeSampler", "StratifiedSampler", "KGWalkSampler", "SemanticSampler", "PredefinedNegativeSampler",
 ]

@@ -90,6 +90,7 @@ class AdaptiveSampler(DNSSampler):
     """
 
     subfamily = "universal DNS"
+    variant = "adaptive (shared pool)"
 
     def __init__(self, oversampling: int = 4, base: NegativeSampler | None = None, *,
                  exclude_positives: bool = True, random_state=None) -> None:
@@ -135,6 +136,7 @@ class AdaptiveMixedSampler(AdaptiveSampler):
     """
 
     subfamily = "mixed DNS"
+    variant = "adaptive over a mixed pool (AMNS)"
 
     def __init__(self, oversampling: int = 4, in_batch_fraction: float = 0.5, *,
                  exclude_positives: bool = True, random_state=None) -> None:

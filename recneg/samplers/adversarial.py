@@ -124,7 +124,8 @@ class IRGANSampler(NegativeSampler):
     """
 
     family = "adversarial"
-    subfamily = "sampled ANG (IRGAN)"
+    subfamily = "sampled ANG"
+    variant = "IRGAN"
     #: drawing needs no scorer; learning gets one in :meth:`learn_from_batch`
     needs_scorer = False
 

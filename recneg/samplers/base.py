@@ -116,9 +116,12 @@ class TrainingComponent:
     its validation. Components that need neither keep the no-op defaults.
     """
 
+    #: family and sub-family in the survey's taxonomy, spelled as in
+    #: :data:`recneg.samplers.registry.TAXONOMY` (the registry checks them)
     family: ClassVar[str] = "static"
-    #: subfamily name in the survey's taxonomy, e.g. "uniform", "popularity-based"
     subfamily: ClassVar[str] = ""
+    #: what distinguishes the class within its sub-family ("" when it is the sub-family's method)
+    variant: ClassVar[str] = ""
     #: whether drawing needs a ``scorer``; a component whose need depends on its
     #: configuration overrides this with a read-only property.
     needs_scorer: ClassVar[bool] = False

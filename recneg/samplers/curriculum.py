@@ -9,7 +9,6 @@ This module provides
   negatives that grows over epochs;
 * :class:`RandomInjection` — replaces a fraction of any sampler's negatives by uniform
   ones, so a hard sampler never trains on hard negatives alone;
-* :func:`cap_weights` — bounds the importance weight of any single negative.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from ..data.interactions import Interactions
 from .base import NegativeSample, NegativeSampler, clone_component, extra_targets
 from .static import UniformSampler
 
-__all__ = ["HardnessCurriculum", "RandomInjection", "cap_weights", "SCHEDULES"]
+__all__ = ["HardnessCurriculum", "RandomInjection", "SCHEDULES"]
 
 #: Shapes of the ramp from easy to hard, as functions of progress ``t ∈ [0, 1]``.
 SCHEDULES = {
@@ -101,7 +100,8 @@ class HardnessCurriculum(NegativeSampler):
     """
 
     family = "dynamic"
-    subfamily = "curriculum (hardness schedule)"
+    subfamily = "universal DNS"
+    variant = "hardness curriculum"
 
     def __init__(self, easy_sampler: NegativeSampler | None = None, hard_sampler: NegativeSampler | None = None,
                  schedule: str = "linear", warmup_epochs: int = 0, ramp_epochs: int = 5, *,
@@ -203,7 +203,8 @@ class RandomInjection(NegativeSampler):
     """
 
     family = "dynamic"
-    subfamily = "mixed DNS (random injection)"
+    subfamily = "mixed DNS"
+    variant = "random injection"
 
     def __init__(self, base: NegativeSampler | None = None, random_fraction: float = 0.1, *,
                  exclude_positives: bool = True, random_state=None) -> None:
@@ -238,64 +239,6 @@ class RandomInjection(NegativeSampler):
         log_prob = torch.where(inject, uniform_log_prob, drawn.log_prob.float())
         weights = None if drawn.weights is None else torch.where(inject, torch.ones(()), drawn.weights.float())
         return NegativeSample(items, log_prob, weights)
-
-
-def cap_weights(weights: torch.Tensor, max_weight: float, *, preserve_sum: bool = False) -> torch.Tensor:
-    """Cap every importance weight at ``max_weight``.
-
-    Re-weighting samplers (e.g. :class:`~recneg.samplers.ScoreWeightedSampler`) can give
-    one negative a weight many times the others' — with a softmax over scores, a single high-scoring
-    (and possibly false) negative can dominate the gradient. Capping bounds any single
-    negative's influence. With ``preserve_sum=True`` the mass removed from capped
-    entries is handed to the uncapped entries of the same row (last dimension) in
-    proportion to their weights, repeating until nothing exceeds the cap ("water
-    filling"); rows whose total exceeds ``max_weight × k`` end with every entry at the
-    cap.
-
-    Parameters
-    ----------
-    weights : Tensor, shape (..., k)
-        Non-negative weights.
-    max_weight : float
-        ``> 0``.
-    preserve_sum : bool, default False
-
-    Examples
-    --------
-    >>> w = torch.tensor([[4.0, 1.0, 1.0, 2.0]])
-    >>> cap_weights(w, 2.0).tolist()
-    [[2.0, 1.0, 1.0, 2.0]]
-    >>> cap_weights(w, 2.0, preserve_sum=True).tolist()   # sum 8 kept
-    [[2.0, 2.0, 2.0, 2.0]]
-    """
-    try:
-        cap = float(max_weight)
-    except (TypeError, ValueError):
-        raise RecnegError(f"max_weight must be a positive number, got {max_weight!r}") from None
-    if not cap > 0 or math.isnan(cap):
-        raise RecnegError(f"max_weight must be > 0, got {max_weight}")
-    weights = torch.as_tensor(weights)
-    if bool((weights < 0).any()) or bool(torch.isnan(weights).any()):
-        raise RecnegError("weights must be non-negative numbers; got a negative or NaN weight")
-    if not preserve_sum:
-        return weights.clamp(max=cap)
-    total = weights.sum(-1, keepdim=True)
-    out = weights.clamp(max=cap)
-    # Each round caps at least one more entry of every row that still has excess mass,
-    # so k rounds suffice.
-    for _ in range(weights.shape[-1]):
-        deficit = total - out.sum(-1, keepdim=True)
-        free = out < cap
-        free_mass = torch.where(free, out, torch.zeros((), dtype=out.dtype)).sum(-1, keepdim=True)
-        n_free = free.sum(-1, keepdim=True)
-        pending = (deficit > 1e-9 * total.clamp_min(1.0)) & (n_free > 0)
-        if not bool(pending.any()):
-            break
-        # Proportional to the weights; equal shares where the free entries weigh 0.
-        share = torch.where(free_mass > 0, out / free_mass.clamp_min(1e-300),
-                            free.to(out.dtype) / n_free.clamp_min(1))
-        out = torch.where(pending & free, (out + deficit * share).clamp(max=cap), out)
-    return out
 
 
 from .registry import register_sampler  # noqa: E402  (registration needs the classes above)

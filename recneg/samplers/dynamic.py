@@ -346,7 +346,8 @@ class SoftmaxHardSampler(_ScoredPoolSampler):
     True
     """
 
-    subfamily = "universal DNS (softmax)"
+    subfamily = "universal DNS"
+    variant = "softmax over the pool"
 
     def __init__(self, n_candidates: int | None = 16, temperature: float = 1.0, base: NegativeSampler | None = None,
                  *, exclude_positives: bool = True, random_state=None) -> None:
@@ -433,7 +434,8 @@ class AHNSSampler(_ScoredPoolSampler):
     9
     """
 
-    subfamily = "universal DNS (adaptive hardness)"
+    subfamily = "universal DNS"
+    variant = "adaptive hardness (AHNS)"
 
     def __init__(self, n_candidates: int = 16, alpha: float = 1.0, beta: float = 0.1, p: float = -2.0,
                  base: NegativeSampler | None = None, *, exclude_positives: bool = True, random_state=None) -> None:

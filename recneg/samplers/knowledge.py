@@ -171,8 +171,9 @@ class AttributeSampler(NegativeSampler):
     [4, 5]
     """
 
-    family = "knowledge"
-    subfamily = "general KNS (attributes)"
+    family = "knowledge-enhanced"
+    subfamily = "general KNS"
+    variant = "attributes"
 
     def __init__(self, mode: str = "same", attributes: Sequence[str] | None = None, *,
                  exclude_positives: bool = True, random_state=None) -> None:
@@ -268,8 +269,9 @@ class StratifiedSampler(ItemDistributionSampler):
     [0.1667, 0.1667, 0.1667, 0.5]
     """
 
-    family = "knowledge"
-    subfamily = "general KNS (stratified)"
+    family = "knowledge-enhanced"
+    subfamily = "general KNS"
+    variant = "popularity x attribute strata"
 
     def __init__(self, strata: Sequence[str] = ("popularity", "genre"), *, exclude_positives: bool = True,
                  random_state=None) -> None:
@@ -357,8 +359,9 @@ class KGWalkSampler(NegativeSampler):
     [[5]]
     """
 
-    family = "knowledge"
-    subfamily = "KG-based KNS (walks)"
+    family = "knowledge-enhanced"
+    subfamily = "KG-based KNS"
+    variant = "knowledge-graph walks"
 
     def __init__(self, n_hops: int = 2, n_walks: int = 8, select: str = "score", *,
                  attributes: Sequence[str] | None = None, exclude_positives: bool = True, random_state=None) -> None:
@@ -549,8 +552,9 @@ class SemanticSampler(NegativeSampler):
     [2, 3]
     """
 
-    family = "knowledge"
-    subfamily = "general KNS (semantic)"
+    family = "knowledge-enhanced"
+    subfamily = "general KNS"
+    variant = "text embeddings"
 
     def __init__(self, embeddings=None, model: str = "all-MiniLM-L6-v2", top_n: int = 50, *,
                  chunk_size: int = 1024, exclude_positives: bool = True, random_state=None) -> None:

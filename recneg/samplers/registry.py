@@ -1,4 +1,9 @@
-"""Samplers by name, for the CLI, experiments and the book.
+"""Samplers by name, for the CLI, experiments and the book, and the survey's taxonomy.
+
+The taxonomy is stated once, here (:data:`TAXONOMY`); each class names its family and
+sub-family in class attributes spelled as here, and :func:`catalogue` lists every
+registered class under them. The comparison chapter and the API reference are generated
+from :func:`catalogue`.
 
 >>> make_sampler("popularity", alpha=0.5).alpha
 0.5
@@ -6,12 +11,24 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from .._errors import RecnegError
 from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
 from .base import NegativeSampler
 from .static import InBatchSampler, MixedSampler, PopularitySampler, UniformSampler
 
-__all__ = ["SAMPLERS", "make_sampler", "register_sampler"]
+__all__ = ["METHODS", "SAMPLERS", "TAXONOMY", "catalogue", "make_sampler", "register_sampler"]
+
+#: The survey's five families and seventeen sub-families (Ma et al., arXiv 2409.07237), in its order.
+TAXONOMY: dict[str, tuple[str, ...]] = {
+    "static": ("uniform", "predefined", "popularity-based", "non-sampling"),
+    "dynamic": ("universal DNS", "user-similarity DNS", "knowledge-aware DNS", "distribution-based DNS",
+                "interpolation DNS", "mixed DNS"),
+    "adversarial": ("generative ANG", "sampled ANG"),
+    "re-weighting": ("attention-based IRW", "knowledge-aware IRW", "debiased IRW"),
+    "knowledge-enhanced": ("general KNS", "KG-based KNS"),
+}
 
 #: name -> sampler class; extended by :func:`register_sampler`.
 SAMPLERS: dict[str, type[NegativeSampler]] = {
@@ -46,3 +63,51 @@ def make_sampler(name: str, **params) -> NegativeSampler:
         return cls(**params)
     except TypeError as error:
         raise RecnegError(f"bad parameters for sampler {name!r}: {error}") from None
+
+
+#: name -> method class for the methods that produce negative *embeddings* rather than items
+#: (they train through :class:`recneg.training.Trainer` with their own batch loss).
+METHODS: dict[str, type] = {}
+
+
+def _register_methods() -> None:
+    from .dynamic import MixGCFInterpolation
+    from .generative import GenerativeAdversarialNegatives
+    METHODS.update({"mixgcf": MixGCFInterpolation, "generative-adversarial": GenerativeAdversarialNegatives})
+
+
+def _check_taxonomy(cls: type) -> None:
+    subfamilies = TAXONOMY.get(cls.family)
+    if subfamilies is None or cls.subfamily not in subfamilies:
+        raise RecnegError(f"{cls.__name__} declares family {cls.family!r} / sub-family {cls.subfamily!r}, which is "
+                          "not in recneg.samplers.registry.TAXONOMY; spell them as there")
+
+
+def catalogue() -> pd.DataFrame:
+    """Every registered sampler and method under the survey's taxonomy, in the survey's order.
+
+    Columns: ``family``, ``subfamily``, ``name`` (for :func:`make_sampler`), ``class``,
+    ``variant`` and ``summary`` (the first line of the class docstring). A sub-family no
+    class implements (non-sampling: the full softmax, ``loss="ce"``) has no row.
+
+    Examples
+    --------
+    >>> table = catalogue()
+    >>> table.loc[table.name == "mixed", ["family", "subfamily"]].values.tolist()
+    [['dynamic', 'mixed DNS']]
+    >>> list(table.family.unique())
+    ['static', 'dynamic', 'adversarial', 're-weighting', 'knowledge-enhanced']
+    """
+    if not METHODS:
+        _register_methods()
+    order = {(family, sub): i for i, (family, sub) in
+             enumerate((f, s) for f, subs in TAXONOMY.items() for s in subs)}
+    rows = []
+    for name, cls in list(SAMPLERS.items()) + list(METHODS.items()):
+        _check_taxonomy(cls)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        rows.append({"family": cls.family, "subfamily": cls.subfamily, "name": name, "class": cls.__name__,
+                     "variant": cls.variant, "summary": doc[0] if doc else "",
+                     "_order": order[cls.family, cls.subfamily]})
+    table = pd.DataFrame(rows).sort_values(["_order", "name"], kind="stable")
+    return table.drop(columns="_order").reset_index(drop=True)

@@ -29,18 +29,70 @@ import torch
 from .._errors import RecnegError, check_finite, check_positive_int, check_probability
 from ..data.interactions import Interactions
 from .base import NegativeSample, NegativeSampler, clone_component
-from .curriculum import cap_weights
 from .dynamic import positive_scores, score_candidates
 from .static import UniformSampler
 
-__all__ = ["ScoreWeightedSampler", "SelfAdversarialWeights", "DebiasedWeightingSampler",
+__all__ = ["cap_weights", "ScoreWeightedSampler", "DebiasedWeightingSampler",
            "KnowledgeWeightedSampler"]
+
+
+def cap_weights(weights: torch.Tensor, max_weight: float, *, preserve_sum: bool = False) -> torch.Tensor:
+    """Cap every importance weight at ``max_weight``.
+
+    Re-weighting samplers (e.g. :class:`~recneg.samplers.ScoreWeightedSampler`) can give
+    one negative a weight many times the others' — with a softmax over scores, a single high-scoring
+    (and possibly false) negative can dominate the gradient. Capping bounds any single
+    negative's influence. With ``preserve_sum=True`` the mass removed from capped
+    entries is handed to the uncapped entries of the same row (last dimension) in
+    proportion to their weights, repeating until nothing exceeds the cap ("water
+    filling"); rows whose total exceeds ``max_weight × k`` end with every entry at the
+    cap.
+
+    Parameters
+    ----------
+    weights : Tensor, shape (..., k)
+        Non-negative weights.
+    max_weight : float
+        ``> 0``.
+    preserve_sum : bool, default False
+
+    Examples
+    --------
+    >>> w = torch.tensor([[4.0, 1.0, 1.0, 2.0]])
+    >>> cap_weights(w, 2.0).tolist()
+    [[2.0, 1.0, 1.0, 2.0]]
+    >>> cap_weights(w, 2.0, preserve_sum=True).tolist()   # sum 8 kept
+    [[2.0, 2.0, 2.0, 2.0]]
+    """
+    cap = check_finite("max_weight", max_weight, positive=True, allow_inf=True)
+    weights = torch.as_tensor(weights)
+    if bool((weights < 0).any()) or bool(torch.isnan(weights).any()):
+        raise RecnegError("weights must be non-negative numbers; got a negative or NaN weight")
+    if not preserve_sum:
+        return weights.clamp(max=cap)
+    total = weights.sum(-1, keepdim=True)
+    out = weights.clamp(max=cap)
+    # Each round caps at least one more entry of every row that still has excess mass,
+    # so k rounds suffice.
+    for _ in range(weights.shape[-1]):
+        deficit = total - out.sum(-1, keepdim=True)
+        free = out < cap
+        free_mass = torch.where(free, out, torch.zeros((), dtype=out.dtype)).sum(-1, keepdim=True)
+        n_free = free.sum(-1, keepdim=True)
+        pending = (deficit > 1e-9 * total.clamp_min(1.0)) & (n_free > 0)
+        if not bool(pending.any()):
+            break
+        # Proportional to the weights; equal shares where the free entries weigh 0.
+        share = torch.where(free_mass > 0, out / free_mass.clamp_min(1e-300),
+                            free.to(out.dtype) / n_free.clamp_min(1))
+        out = torch.where(pending & free, (out + deficit * share).clamp(max=cap), out)
+    return out
 
 
 class _WeightingSampler(NegativeSampler):
     """Draw with ``base`` (uniform by default), then attach weights computed from scores."""
 
-    family = "reweighting"
+    family = "re-weighting"
     needs_scorer = True
 
     def __init__(self, base: NegativeSampler | None, *, exclude_positives: bool, random_state) -> None:
@@ -100,7 +152,8 @@ class ScoreWeightedSampler(_WeightingSampler):
     True
     """
 
-    subfamily = "attention-based IRW (self-adversarial)"
+    subfamily = "attention-based IRW"
+    variant = "self-adversarial"
 
     def __init__(self, base: NegativeSampler | None = None, temperature: float = 1.0, *,
                  max_weight: float | None = None, exclude_positives: bool = True, random_state=None) -> None:
@@ -123,10 +176,6 @@ class ScoreWeightedSampler(_WeightingSampler):
         drawn = self._draw(users, positives, k, per_position, scorer, generator)
         scores = score_candidates(scorer, drawn.items, positives)
         return self._combine(drawn, self.weights_from_scores(scores))
-
-
-#: The name used in the knowledge-graph literature for the same weighting.
-SelfAdversarialWeights = ScoreWeightedSampler
 
 
 def _normal_log_pdf(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -182,7 +231,8 @@ class DebiasedWeightingSampler(_WeightingSampler):
     True
     """
 
-    subfamily = "debiased IRW (positive-unlabeled)"
+    subfamily = "debiased IRW"
+    variant = "positive-unlabeled"
 
     def __init__(self, base: NegativeSampler | None = None, class_prior: float = 0.05, *, density: str = "gaussian",
                  min_weight: float = 0.0, max_reference: int = 2048, exclude_positives: bool = True,

@@ -266,7 +266,8 @@ class ItemDistributionSampler(NegativeSampler):
     tensor([[0.1667, 0.8333]], dtype=torch.float64)
     """
 
-    subfamily = "fixed distribution"
+    subfamily = "popularity-based"
+    variant = "any fixed item distribution"
 
     def __init__(self, weights=None, *, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
@@ -446,6 +447,7 @@ class UniformSampler(ItemDistributionSampler):
     """
 
     subfamily = "uniform"
+    variant = ""
 
     def __init__(self, *, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
@@ -570,6 +572,7 @@ class PopularitySampler(ItemDistributionSampler):
     """
 
     subfamily = "popularity-based"
+    variant = ""
 
     def __init__(self, alpha: float = 0.75, *, smoothing: float = 0.0, exclude_positives: bool = True,
                  random_state=None) -> None:
@@ -624,7 +627,8 @@ class InBatchSampler(NegativeSampler):
     0.5
     """
 
-    subfamily = "in-batch"
+    subfamily = "popularity-based"
+    variant = "in-batch"
 
     def __init__(self, *, exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
@@ -719,7 +723,9 @@ class MixedSampler(NegativeSampler):
     0.4
     """
 
-    subfamily = "mixed"
+    family = "dynamic"
+    subfamily = "mixed DNS"
+    variant = "in-batch + uniform (MNS)"
 
     def __init__(self, in_batch_fraction: float = 0.5, base: ItemDistributionSampler | None = None, *,
                  n_in_batch: int | None = None, exclude_positives: bool = True, random_state=None) -> None:
