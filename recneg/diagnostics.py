@@ -354,6 +354,7 @@ def false_negative_rate(
     sampler = _fitted(sampler, train)
     pool = _users_with_history(train, users)
 
+    # Draw as training would, and count the draws the world's users in fact like.
     gen = make_generator(random_state)
     per_user_fn = torch.zeros(len(pool), dtype=torch.float64)
     per_user_n = torch.zeros(len(pool), dtype=torch.float64)

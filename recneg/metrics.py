@@ -221,6 +221,7 @@ def full_ranks(
     targets = _check_targets(targets, scores)
     ties = _check_ties(ties)
     item_mask = _check_item_mask(item_mask, scores)
+    # The rank is the number of competing items scored above the target.
     competing = _candidate_mask(scores, targets, seen_rows, seen_items, item_mask)
     target_scores = scores.gather(1, targets[:, None])
     greater = ((scores > target_scores) & competing).sum(1)
@@ -454,6 +455,7 @@ def popularity_cohorts(item_counts) -> np.ndarray:
     cohorts[0] = -1
     if total == 0:
         return cohorts
+    # Walk down the items by training count; an item's cohort is the third in which its first interaction falls.
     order = np.argsort(-counts[1:], kind="stable") + 1
     before = np.cumsum(counts[order]) - counts[order]
     # Integer comparison 3 * before < total avoids float drift at exact thirds.

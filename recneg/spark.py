@@ -483,6 +483,7 @@ def _draw(F, Window, groups, pairs, items, k, replace, seed, num_partitions):
         F.broadcast(stratum_items), F.col("key_s") == F.col("ks"), "left"
     )
     rows = rows.withColumn("item", F.coalesce(F.col("bi"), F.col("ki"), F.col("pi")))
+    # Efraimidis-Spirakis keys -log(u) / w order each group's candidates; the k smallest win.
     if replace:
         # k independent ES races per group: the winner of race j is draw j.
         rows = rows.withColumn("j", F.explode(F.when(keyed, F.sequence(F.lit(0).cast("long"), F.lit(k - 1).cast("long"))).otherwise(one)))

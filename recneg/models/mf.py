@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._errors import RecnegError, check_positive_int
+from .._errors import RecnegError, check_finite, check_positive_int
 from ._common import make_scorer, score_against
 
 __all__ = ["BPRMF"]
@@ -57,12 +57,7 @@ class BPRMF(nn.Module):
         self.n_users = check_positive_int("n_users", n_users)
         self.n_items = check_positive_int("n_items", n_items)
         self.dim = check_positive_int("dim", dim)
-        try:
-            self.init_std = float(init_std)
-        except (TypeError, ValueError):
-            raise RecnegError(f"init_std must be a positive number, got {init_std!r}") from None
-        if not self.init_std > 0:
-            raise RecnegError(f"init_std must be > 0, got {init_std}")
+        self.init_std = check_finite("init_std", init_std, positive=True)
         self.random_state = random_state
         self.user_embedding = nn.Embedding(self.n_users, self.dim)
         self.item_embedding = nn.Embedding(self.n_items + 1, self.dim, padding_idx=0)
