@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from recneg.data import Interactions
-from recneg.exercises import case_study, evaluation, false_negatives, models, static, tour
+from recneg.exercises import case_study, evaluation, false_negatives, static, tour
+from recneg.exercises import models_and_losses as models
 from recneg.exercises._feedback import ExerciseCheckFailed
 
 

@@ -283,10 +283,10 @@ def test_student_copy_rejects_a_solution_cell_outside_gates():
 
 
 def test_student_copy_command_writes_valid_notebooks(tmp_path):
-    source = tmp_path / "04_static.ipynb"
+    source = tmp_path / "05_static.ipynb"
     nbformat.write(chapter_notebook(), source)
     assert student.main([str(source), "--output-dir", str(tmp_path / "student")]) == 0
-    copy = nbformat.read(tmp_path / "student" / "04_static.ipynb", as_version=4)
+    copy = nbformat.read(tmp_path / "student" / "05_static.ipynb", as_version=4)
     nbformat.validate(copy)
     assert not any("torch.randint" in c.source for c in copy.cells)
 
@@ -305,7 +305,7 @@ def test_final_check_call(source, expected):
 # -- chapter checks never print the reference value --------------------------------------
 import ast  # noqa: E402
 
-_NO_ANSWER_MODULES = ["tour", "evaluation", "models", "false_negatives", "static"]
+_NO_ANSWER_MODULES = ["tour", "evaluation", "models_and_losses", "false_negatives", "static"]
 _REFERENCE_NAMES = {"expected", "want", "reference", "right", "answer_key"}
 
 

@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python tools/make_student_copies.py              # notebooks/*.ipynb -> student/
-    python tools/make_student_copies.py notebooks/04_static.ipynb --output-dir handout/
+    python tools/make_student_copies.py notebooks/05_static.ipynb --output-dir handout/
 
 A notebook marks a solution as described in ``CONTRIBUTING.md`` ("Writing a chapter"):
 

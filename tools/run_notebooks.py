@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     python tools/run_notebooks.py --scale smoke                 # what the tests run
     python tools/run_notebooks.py --scale published --prime-cache  # what the book shows
-    python tools/run_notebooks.py notebooks/04_static.ipynb --scale smoke
+    python tools/run_notebooks.py notebooks/05_static.ipynb --scale smoke
 
 At *published* scale a notebook runs with the parameters in its ``parameters`` cell. At
 *smoke* scale the runner injects the small values the notebook declares in its metadata::

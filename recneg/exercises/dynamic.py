@@ -1,4 +1,4 @@
-"""Self-checks for the exercises of "Dynamic negative sampling" (``notebooks/05_dynamic``).
+"""Self-checks for the exercises of "Dynamic negative sampling" (``notebooks/06_dynamic``).
 
 Every check calls the reader's function on small fixed inputs (fixed seeds) and compares
 the result with a reference computed here; a typical mistake gets a message that names

@@ -1,5 +1,5 @@
 """Self-checks for the exercises of "Knowledge-enhanced negative sampling"
-(``notebooks/08_knowledge``).
+(``notebooks/09_knowledge``).
 
 Every check calls the reader's function on small fixed inputs and compares the result
 with a reference computed here; a typical mistake gets a message that names it (asking
