@@ -42,6 +42,15 @@ that never received a gradient signal in training (never a positive target, neve
 drawn negative); :class:`recneg.training.Trainer` records them and passes them as
 ``touched=``. Without ``touched``, items with no training interaction count as
 untouched.
+
+**Result keys.** For each K: ``hr@K``, ``ndcg@K``; per cohort ``hr@K_head|mid|tail`` and
+``ndcg@K_head|mid|tail``; ``balance@K``; ``coverage@K`` (share of the whole catalogue
+listed), ``mean_pop@K``, ``tail_share@K``, ``untouched_share@K`` (share of listed slots
+held by untouched items). Then ``mrr``; ``balance`` (= ``balance@10`` when 10 is among
+``ks``, else at the smallest K); ``n_rows`` and ``n_rows_head|mid|tail``;
+``n_rows_untrained_target`` and ``untrained_target_share``; ``n_candidates`` (items that
+could be ranked); ``candidates``; ``protocol`` (``"full"`` or ``"sampled-<by>-<n>"``). A
+cohort without rows gives NaN for its metrics and for Balance.
 """
 
 from __future__ import annotations
@@ -54,7 +63,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import metrics as M
+from . import metrics
 from ._errors import RecnegError, check_positive_int
 from .data.interactions import EvalSet, Interactions
 from .samplers.base import make_generator
@@ -132,42 +141,26 @@ def protocol_name(protocol: str, sampled_by: str = "uniform", n_sampled: int = 1
     return f"sampled-{sampled_by}-{n_sampled}"
 
 
-def evaluate(
-    model,
-    eval_set: EvalSet,
-    train: Interactions,
-    *,
-    ks: Iterable[int] | int = (10,),
-    protocol: str = "full",
-    n_sampled: int = 100,
-    sampled_by: str = "uniform",
-    batch_size: int = 256,
-    random_state=0,
-    progress: bool = False,
-    candidates: str = "trained",
-    touched=None,
-) -> dict:
+def evaluate(model, eval_set: EvalSet, train: Interactions, *, ks: Iterable[int] | int = (10,),
+             protocol: str = "full", n_sampled: int = 100, sampled_by: str = "uniform", batch_size: int = 256,
+             random_state=0, progress: bool = False, candidates: str = "trained", touched=None) -> dict:
     """Rank every evaluation row's target and summarise the ranking.
 
     Parameters
     ----------
     model : object
-        Has ``score_all(users (B,), histories (B, L)) -> (B, n_items + 1)`` and a
-        ``maxlen`` attribute (``None`` for non-sequential models, which then receive
-        the last history item only, as a ``(B, 1)`` tensor). If it has ``eval`` /
-        ``train`` methods (a ``torch.nn.Module``), it is put in eval mode for scoring
-        and its previous mode is restored afterwards.
+        Has ``score_all(users (B,), histories (B, L)) -> (B, n_items + 1)`` and a ``maxlen``
+        attribute (``None``: non-sequential, it receives the last history item as ``(B, 1)``).
+        A ``torch.nn.Module`` is scored in eval mode and its mode restored afterwards.
     eval_set : EvalSet
         Rows to rank (``split.valid`` or ``split.test``).
     train : Interactions
         The training split: popularity and cohorts are computed from it only.
     ks : int or sequence of int, default (10,)
-        Cut-offs for HR@K, NDCG@K and the cohort / beyond-accuracy metrics.
+        Cut-offs for HR@K, NDCG@K and the cohort and beyond-accuracy metrics.
     protocol : {"full", "sampled"}
     n_sampled : int, default 100
-        Negatives per row for ``protocol="sampled"``.
-    sampled_by : {"uniform", "popularity"}
-        How the sampled protocol draws its negatives.
+        Negatives per row for ``protocol="sampled"``, drawn ``sampled_by`` {"uniform", "popularity"}.
     batch_size : int, default 256
         Rows scored at once (memory is ``batch_size x (n_items + 1)`` scores).
     random_state : int, torch.Generator or None
@@ -175,40 +168,23 @@ def evaluate(
     progress : bool
         Show a tqdm bar over batches.
     candidates : {"trained", "all"}, default "trained"
-        Items that are ranked, listed and sampled: those with at least one training
-        interaction (``train.item_counts() > 0``), or the whole catalogue. Under
-        ``"trained"`` a row whose target has no training interaction stays in the
-        denominators and counts as a miss (HR, NDCG and reciprocal rank 0); see the
-        module notes.
+        Items ranked, listed and sampled (see the module notes).
     touched : bool array-like, shape (n_items + 1,), optional
-        Items that received a gradient signal in training
-        (``touched_items`` of :class:`recneg.training.TrainResult`); used for
-        ``untouched_share@K`` only. ``None`` treats the items with no training
-        interaction as untouched.
+        Items that received a gradient in training (``TrainResult.touched_items``), for
+        ``untouched_share@K``; ``None`` treats items without training interactions as untouched.
 
     Returns
     -------
     dict
-        For each K: ``hr@K``, ``ndcg@K``; per cohort ``hr@K_head|mid|tail`` and
-        ``ndcg@K_head|mid|tail``; ``balance@K``; ``coverage@K`` (share of the whole
-        catalogue listed), ``mean_pop@K``, ``tail_share@K``, ``untouched_share@K``
-        (share of listed slots held by untouched items). Then ``mrr``; ``balance``
-        (= ``balance@10`` when 10 is among ``ks``, else at the smallest K); ``n_rows``
-        and ``n_rows_head|mid|tail``; ``n_rows_untrained_target`` and
-        ``untrained_target_share`` (rows whose target has no training interaction);
-        ``n_candidates`` (items that could be ranked); ``candidates`` (``"trained"`` or
-        ``"all"``); ``protocol`` (``"full"`` or ``"sampled-<by>-<n>"``). A cohort
-        without rows gives NaN for its metrics and for Balance.
+        The keys listed under "Result keys" in the module notes.
 
     Examples
     --------
     >>> import numpy as np, torch
     >>> from recneg.data import EvalSet, Interactions
-    >>> train = Interactions(np.array([0, 0, 1]), np.array([1, 2, 1]), np.arange(3),
-    ...                      n_users=2, n_items=4)
-    >>> test = EvalSet(users=np.array([0, 1]), targets=np.array([3, 4]),
-    ...                history_indptr=np.array([0, 2, 3]), history_items=np.array([1, 2, 1]),
-    ...                n_items=4)
+    >>> train = Interactions(np.array([0, 0, 1]), np.array([1, 2, 1]), np.arange(3), n_users=2, n_items=4)
+    >>> test = EvalSet(users=np.array([0, 1]), targets=np.array([3, 4]), history_indptr=np.array([0, 2, 3]),
+    ...                history_items=np.array([1, 2, 1]), n_items=4)
     >>> class ByItemId:
     ...     maxlen = None
     ...     def score_all(self, users, histories):
@@ -217,13 +193,27 @@ def evaluate(
     >>> result["hr@1"], result["mrr"], result["protocol"]
     (0.5, 0.75, 'full')
 
-    Items 3 and 4 have no training interaction: by default they are not ranked, and
-    both targets (3 and 4) count as misses.
+    Items 3 and 4 have no training interaction: by default they are not ranked, and both
+    targets count as misses.
 
     >>> result = evaluate(ByItemId(), test, train, ks=(1,))
     >>> result["hr@1"], result["n_candidates"], result["n_rows_untrained_target"]
     (0.0, 2, 2)
     """
+    ks, maxlen = _check_evaluation(model, eval_set, train, ks, candidates)
+    label = protocol_name(protocol, sampled_by, n_sampled)
+    if protocol == "sampled":
+        n_sampled = check_positive_int("n_sampled", n_sampled)
+    batch_size = check_positive_int("batch_size", batch_size)
+    items = _ItemSets.of(train, candidates, touched)
+    ranks, lists = _rank_rows(model, eval_set, items, maxlen, max(ks), batch_size, progress, protocol,
+                              n_sampled, sampled_by, make_generator(random_state))
+    result = _summarise(ranks, lists, eval_set, items, ks)
+    result.update(n_candidates=items.n_candidates, candidates=candidates, protocol=label)
+    return result
+
+
+def _check_evaluation(model, eval_set, train, ks, candidates) -> tuple[tuple[int, ...], int]:
     if not isinstance(eval_set, EvalSet):
         raise RecnegError(f"eval_set must be an EvalSet (split.valid or split.test), got {type(eval_set).__name__}")
     if not isinstance(train, Interactions):
@@ -239,102 +229,101 @@ def evaluate(
             "see 'Models' in CONTRIBUTING.md"
         )
     ks = _check_ks(ks)
-    candidates = _check_candidates(candidates)
-    label = protocol_name(protocol, sampled_by, n_sampled)
-    if protocol == "sampled":
-        n_sampled = check_positive_int("n_sampled", n_sampled)
-    batch_size = check_positive_int("batch_size", batch_size)
-    n_items = train.n_items
-    if max(ks) > n_items:
-        raise RecnegError(f"cut-off K={max(ks)} exceeds the {n_items} items; pass smaller ks")
+    _check_candidates(candidates)
+    if max(ks) > train.n_items:
+        raise RecnegError(f"cut-off K={max(ks)} exceeds the {train.n_items} items; pass smaller ks")
     maxlen = getattr(model, "maxlen", None)
-    maxlen = 1 if maxlen is None else check_positive_int("model.maxlen", maxlen)
+    return ks, 1 if maxlen is None else check_positive_int("model.maxlen", maxlen)
 
-    gen = make_generator(random_state)
-    item_counts = train.item_counts()
-    cohorts = M.popularity_cohorts(item_counts)
-    trained_items = np.asarray(item_counts) > 0
-    trained_items[0] = False
-    touched = trained_items if touched is None else _check_touched(touched, n_items)
-    untouched = ~touched
-    untouched[0] = False  # padding slots are not recommendations
-    if candidates == "trained":
-        item_mask = torch.as_tensor(trained_items)
-        n_candidates = int(trained_items.sum())
-    else:
-        item_mask, n_candidates = None, n_items
-    device = _model_device(model)
-    n_rows = len(eval_set)
+
+class _ItemSets:
+    """What the training split says about each item: counts, cohorts, which items are
+    candidates and which ones training never touched."""
+
+    def __init__(self, item_counts, cohorts, trained, untouched, candidate_mask, n_candidates):
+        self.item_counts, self.cohorts, self.trained = item_counts, cohorts, trained
+        self.untouched, self.candidate_mask, self.n_candidates = untouched, candidate_mask, n_candidates
+
+    @classmethod
+    def of(cls, train: Interactions, candidates: str, touched) -> "_ItemSets":
+        item_counts = train.item_counts()
+        trained = np.asarray(item_counts) > 0
+        trained[0] = False
+        untouched = ~(trained if touched is None else _check_touched(touched, train.n_items))
+        untouched[0] = False  # padding slots are not recommendations
+        if candidates == "trained":
+            return cls(item_counts, metrics.popularity_cohorts(item_counts), trained, untouched,
+                       torch.as_tensor(trained), int(trained.sum()))
+        return cls(item_counts, metrics.popularity_cohorts(item_counts), trained, untouched, None, train.n_items)
+
+
+def _rank_rows(model, eval_set: EvalSet, items: _ItemSets, maxlen: int, max_k: int, batch_size: int,
+               progress: bool, protocol: str, n_sampled: int, sampled_by: str, gen) -> tuple[torch.Tensor, torch.Tensor]:
+    """The target's rank and the top-``max_k`` list of every row, batch by batch, without gradients."""
+    device, n_rows, n_items = _model_device(model), len(eval_set), eval_set.n_items
     ranks = torch.empty(n_rows, dtype=torch.long)
-    lists = torch.zeros(n_rows, max(ks), dtype=torch.long)
-
+    lists = torch.zeros(n_rows, max_k, dtype=torch.long)
     was_training = getattr(model, "training", None)
     if was_training is not None and callable(getattr(model, "eval", None)):
         model.eval()
     try:
-        starts = range(0, n_rows, batch_size)
-        for start in tqdm(starts, desc="evaluate", disable=not progress, leave=False):
+        for start in tqdm(range(0, n_rows, batch_size), desc="evaluate", disable=not progress, leave=False):
             rows = np.arange(start, min(start + batch_size, n_rows))
             users = torch.as_tensor(eval_set.users[rows], dtype=torch.long, device=device)
-            histories = eval_set.padded_histories(maxlen, rows).to(device)
             with torch.no_grad():
-                scores = model.score_all(users, histories)
+                scores = model.score_all(users, eval_set.padded_histories(maxlen, rows).to(device))
             scores = torch.as_tensor(scores).detach()
             if scores.shape != (len(rows), n_items + 1):
-                raise RecnegError(
-                    f"model.score_all returned shape {tuple(scores.shape)}, expected "
-                    f"({len(rows)}, {n_items + 1}) = (batch, n_items + 1)"
-                )
+                raise RecnegError(f"model.score_all returned shape {tuple(scores.shape)}, expected "
+                                  f"({len(rows)}, {n_items + 1}) = (batch, n_items + 1)")
             seen_rows, seen_items = eval_set.seen_pairs(rows)
             targets = torch.as_tensor(eval_set.targets[rows], dtype=torch.long, device=scores.device)
             if protocol == "full":
-                batch_ranks = M.full_ranks(scores, targets, seen_rows, seen_items, item_mask=item_mask)
+                batch_ranks = metrics.full_ranks(scores, targets, seen_rows, seen_items, item_mask=items.candidate_mask)
             else:
-                batch_ranks = M.sampled_ranks(
-                    scores, targets, n_sampled, by=sampled_by, item_counts=item_counts,
-                    seen_rows=seen_rows, seen_items=seen_items, generator=gen, item_mask=item_mask,
-                )
+                batch_ranks = metrics.sampled_ranks(
+                    scores, targets, n_sampled, by=sampled_by, item_counts=items.item_counts, seen_rows=seen_rows,
+                    seen_items=seen_items, generator=gen, item_mask=items.candidate_mask)
             ranks[rows] = batch_ranks.cpu()
-            lists[rows] = M.top_k_items(scores, max(ks), seen_rows, seen_items, item_mask=item_mask).cpu()
+            lists[rows] = metrics.top_k_items(scores, max_k, seen_rows, seen_items, item_mask=items.candidate_mask).cpu()
     finally:
         if was_training is not None and callable(getattr(model, "train", None)):
             model.train(was_training)
+    return ranks, lists
 
-    target_cohort = torch.as_tensor(cohorts[eval_set.targets], dtype=torch.long)
-    masks = {name: target_cohort == code for code, name in enumerate(M.COHORT_NAMES)}
-    untrained_target = torch.as_tensor(~trained_items[eval_set.targets], dtype=torch.bool)
+
+def _summarise(ranks: torch.Tensor, lists: torch.Tensor, eval_set: EvalSet, items: _ItemSets,
+               ks: tuple[int, ...]) -> dict:
+    """Accuracy, cohorts, Balance and the beyond-accuracy figures of ranked rows."""
+    target_cohort = torch.as_tensor(items.cohorts[eval_set.targets], dtype=torch.long)
+    masks = {name: target_cohort == code for code, name in enumerate(metrics.COHORT_NAMES)}
+    untrained_target = torch.as_tensor(~items.trained[eval_set.targets], dtype=torch.bool)
     # Under "trained" an untrained target is a miss in every metric (not just ranked
     # last, which would still earn it a reciprocal rank): `reachable` zeroes its row.
-    if candidates == "trained":
-        reachable = (~untrained_target).double()
-    else:
-        reachable = torch.ones(n_rows, dtype=torch.float64)
+    ranked_all = items.candidate_mask is None
+    reachable = torch.ones(len(ranks), dtype=torch.float64) if ranked_all else (~untrained_target).double()
     result: dict = {}
     for k in ks:
-        hits = M.hits_at_k(ranks, k) * reachable
-        gains = M.ndcg_gains_at_k(ranks, k) * reachable
-        result[f"hr@{k}"] = _masked_mean(hits)
-        result[f"ndcg@{k}"] = _masked_mean(gains)
+        hits = metrics.hits_at_k(ranks, k) * reachable
+        gains = metrics.ndcg_gains_at_k(ranks, k) * reachable
+        result[f"hr@{k}"], result[f"ndcg@{k}"] = _masked_mean(hits), _masked_mean(gains)
         for name, mask in masks.items():
             result[f"hr@{k}_{name}"] = _masked_mean(hits, mask)
             result[f"ndcg@{k}_{name}"] = _masked_mean(gains, mask)
-        result[f"balance@{k}"] = M.balance(*(result[f"hr@{k}_{n}"] for n in M.COHORT_NAMES))
+        result[f"balance@{k}"] = metrics.balance(*(result[f"hr@{k}_{n}"] for n in metrics.COHORT_NAMES))
         topk = lists[:, :k]
-        result[f"coverage@{k}"] = M.catalogue_coverage(topk, n_items)
-        result[f"mean_pop@{k}"] = M.mean_popularity(topk, item_counts)
-        result[f"tail_share@{k}"] = M.tail_share(topk, cohorts)
+        result[f"coverage@{k}"] = metrics.catalogue_coverage(topk, eval_set.n_items)
+        result[f"mean_pop@{k}"] = metrics.mean_popularity(topk, items.item_counts)
+        result[f"tail_share@{k}"] = metrics.tail_share(topk, items.cohorts)
         listed = topk[topk > 0].numpy()
-        result[f"untouched_share@{k}"] = float(untouched[listed].mean()) if len(listed) else math.nan
-    result["mrr"] = _masked_mean(M.reciprocal_ranks(ranks) * reachable)
+        result[f"untouched_share@{k}"] = float(items.untouched[listed].mean()) if len(listed) else math.nan
+    result["mrr"] = _masked_mean(metrics.reciprocal_ranks(ranks) * reachable)
     result["balance"] = result[f"balance@{10 if 10 in ks else ks[0]}"]
-    result["n_rows"] = n_rows
+    result["n_rows"] = len(ranks)
     for name, mask in masks.items():
         result[f"n_rows_{name}"] = int(mask.sum())
     result["n_rows_untrained_target"] = int(untrained_target.sum())
     result["untrained_target_share"] = _masked_mean(untrained_target.double())
-    result["n_candidates"] = n_candidates
-    result["candidates"] = candidates
-    result["protocol"] = label
     return result
 
 

@@ -54,7 +54,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from . import losses as L
+from . import losses
 from ._errors import RecnegError, check_negatives_fit, check_positive_int, check_probability
 from .data.interactions import Interactions, Split
 from .evaluation import evaluate
@@ -497,7 +497,7 @@ class Trainer:
         if cfg.loss == "ce":
             self._touched[1:] = True  # the full softmax has a gradient for every item
             logits = model.item_scores(hidden[mask])
-            return L.full_ce_loss(logits, targets_dev[mask]), n_positions * (model.n_items - 1)
+            return losses.full_ce_loss(logits, targets_dev[mask]), n_positions * (model.n_items - 1)
 
         scorer = model.scorer_from_hidden(hidden)
         sample = self.sampler.sample(users, targets, cfg.num_negatives, per_position=cfg.per_position,
@@ -511,17 +511,17 @@ class Trainer:
         neg_logits = model.score_items(hidden, negatives)
         weights = None if sample.weights is None else sample.weights.to(device)
         if cfg.loss == "bce":
-            loss = L.bce_loss(pos_logits, neg_logits, mask=mask, weights=weights)
+            loss = losses.bce_loss(pos_logits, neg_logits, mask=mask, weights=weights)
         elif cfg.loss == "bpr":
-            loss = L.bpr_loss(pos_logits, neg_logits, mask=mask, weights=weights)
+            loss = losses.bpr_loss(pos_logits, neg_logits, mask=mask, weights=weights)
         elif cfg.loss == "gbce":
-            loss = L.gbce_loss(pos_logits, neg_logits, n_items=model.n_items, t=cfg.gbce_t,
+            loss = losses.gbce_loss(pos_logits, neg_logits, n_items=model.n_items, t=cfg.gbce_t,
                                mask=mask, weights=weights)
         else:
-            loss = L.sampled_softmax_loss(
+            loss = losses.sampled_softmax_loss(
                 pos_logits, neg_logits,
                 neg_log_prob=sample.log_prob.to(device) if cfg.logq else None,
-                accidental_hits=L.accidental_hits(negatives, targets_dev),
+                accidental_hits=losses.accidental_hits(negatives, targets_dev),
                 weights=weights, mask=mask,
             )
         return loss, n_positions * cfg.num_negatives
