@@ -139,6 +139,26 @@ def run_experiment(
     >>> table.query("metric == 'ndcg@10'")[["model", "sampler", "loss", "protocol"]].values.tolist()
     [['sasrec', 'none', 'ce', 'full']]
     """
+    _check_experiment(split, model, config)
+    seeds = list(seeds)
+    if not seeds:
+        raise RecnegError("seeds is empty; pass at least one seed, e.g. seeds=(0,)")
+    sampler_params, model_params = dict(sampler_params or {}), dict(model_params or {})
+    config.setdefault("progress", False)
+    trained = model != "most-popular"
+    if isinstance(sampler, str) or sampler is None:
+        sampler_name = "none" if sampler is None or not trained else sampler
+    else:
+        sampler_name = getattr(sampler, "name", type(sampler).__name__)
+    labels = {"dataset": split.train.name, "split": split.protocol, "model": model, "sampler": label or sampler_name,
+              "sampler_params": _params_label(sampler_params) if trained else "",
+              "loss": loss if trained else "none"}
+    frames = [_run_seed(split, model, sampler, sampler_params, model_params, loss, seed, protocol, n_sampled,
+                        config, labels) for seed in seeds]
+    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+
+def _check_experiment(split, model: str, config: Mapping[str, Any]) -> None:
     if not isinstance(split, Split):
         raise RecnegError(f"run_experiment expects a Split, got {type(split).__name__}")
     unknown = sorted(set(config) - _CONFIG_FIELDS)
@@ -148,50 +168,25 @@ def run_experiment(
         )
     if model not in MODELS:
         raise RecnegError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
-    seeds = list(seeds)
-    if not seeds:
-        raise RecnegError("seeds is empty; pass at least one seed, e.g. seeds=(0,)")
-    sampler_params = dict(sampler_params or {})
-    model_params = dict(model_params or {})
-    config.setdefault("progress", False)
-    ks = tuple(config.get("ks", (10,)))
-    trained = model != "most-popular"
-    if isinstance(sampler, str) or sampler is None:
-        sampler_name = "none" if sampler is None or not trained else sampler
-    else:
-        sampler_name = getattr(sampler, "name", type(sampler).__name__)
-    sampler_name = label or sampler_name
 
-    frames = []
-    for seed in seeds:
-        built = build_model(model, split, random_state=seed, **model_params)
-        if trained:
-            cfg = TrainConfig(loss=loss, seed=seed, **config)
-            result = Trainer(built, _make_sampler(sampler, sampler_params, seed), cfg).fit(split)
-            epochs, best_epoch, seconds = len(result.history), result.best_epoch, result.train_seconds
-            metrics = result.test if protocol == "full" else None
-        else:
-            epochs, best_epoch, seconds, metrics = 0, 0, 0.0, None
-        if metrics is None:
-            metrics = evaluate(built, split.test, split.train, ks=ks, protocol=protocol,
-                               n_sampled=n_sampled, random_state=seed)
-        values = {k: float(v) for k, v in metrics.items() if k not in ("protocol", "candidates")}
-        frames.append(pd.DataFrame({
-            "dataset": split.train.name,
-            "split": split.protocol,
-            "model": model,
-            "sampler": sampler_name,
-            "sampler_params": _params_label(sampler_params) if trained else "",
-            "loss": loss if trained else "none",
-            "seed": seed,
-            "metric": list(values),
-            "value": list(values.values()),
-            "protocol": metrics["protocol"],
-            "epochs": epochs,
-            "best_epoch": best_epoch,
-            "train_seconds": seconds,
-        }))
-    return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+def _run_seed(split, model, sampler, sampler_params, model_params, loss, seed, protocol, n_sampled, config,
+              labels) -> pd.DataFrame:
+    """Train (unless MostPopular) and test one seed; the tidy rows of its test metrics."""
+    built = build_model(model, split, random_state=seed, **model_params)
+    epochs, best_epoch, seconds, metrics = 0, 0, 0.0, None
+    if model != "most-popular":
+        cfg = TrainConfig(loss=loss, seed=seed, **config)
+        result = Trainer(built, _make_sampler(sampler, sampler_params, seed), cfg).fit(split)
+        epochs, best_epoch, seconds = len(result.history), result.best_epoch, result.train_seconds
+        metrics = result.test if protocol == "full" else None
+    if metrics is None:
+        metrics = evaluate(built, split.test, split.train, ks=tuple(config.get("ks", (10,))), protocol=protocol,
+                           n_sampled=n_sampled, random_state=seed)
+    values = {k: float(v) for k, v in metrics.items() if k not in ("protocol", "candidates")}
+    return pd.DataFrame({**labels, "seed": seed, "metric": list(values), "value": list(values.values()),
+                         "protocol": metrics["protocol"], "epochs": epochs, "best_epoch": best_epoch,
+                         "train_seconds": seconds})
 
 
 def compare_samplers(
