@@ -230,19 +230,28 @@ def full_ranks(
     return _last_if_not_candidate(ranks, targets, item_mask, competing.sum(1))
 
 
-def sampled_ranks(
-    scores,
-    targets,
-    n_negatives: int = 100,
-    by: str = "uniform",
-    item_counts=None,
-    seen_rows=None,
-    seen_items=None,
-    *,
-    ties: str = "pessimistic",
-    generator: torch.Generator | None = None,
-    item_mask=None,
-) -> torch.Tensor:
+def _log_sampling_weights(by: str, item_counts, n_cols: int, device) -> torch.Tensor:
+    """``log w`` of every column for the sampled protocol: 0 (uniform) or log count."""
+    if by == "uniform":
+        return torch.zeros(n_cols, dtype=torch.float64, device=device)
+    if by != "popularity":
+        raise RecnegError(f'by must be "uniform" or "popularity", got {by!r}')
+    if item_counts is None:
+        raise RecnegError('by="popularity" needs item_counts; pass train.item_counts()')
+    counts = torch.as_tensor(np.asarray(item_counts), dtype=torch.float64).reshape(-1)
+    if len(counts) != n_cols:
+        raise RecnegError(
+            f"item_counts has {len(counts)} entries but scores has {n_cols} columns; "
+            "pass train.item_counts() of the same dataset"
+        )
+    if (counts < 0).any():
+        raise RecnegError("item_counts must be non-negative")
+    return counts.log().to(device)
+
+
+def sampled_ranks(scores, targets, n_negatives: int = 100, by: str = "uniform", item_counts=None, seen_rows=None,
+                  seen_items=None, *, ties: str = "pessimistic", generator: torch.Generator | None = None,
+                  item_mask=None) -> torch.Tensor:
     """0-based rank of each target among ``n_negatives`` sampled, unseen items.
 
     This is the *sampled* protocol (e.g. Kang & McAuley's 100 negatives). Krichene &
@@ -296,24 +305,9 @@ def sampled_ranks(
     n_negatives = check_positive_int("n_negatives", n_negatives)
     item_mask = _check_item_mask(item_mask, scores)
     eligible = _candidate_mask(scores, targets, seen_rows, seen_items, item_mask)
+    log_w = _log_sampling_weights(by, item_counts, scores.shape[1], scores.device)
+    eligible &= torch.isfinite(log_w)[None, :]
     n_cols = scores.shape[1]
-    if by == "uniform":
-        log_w = torch.zeros(n_cols, dtype=torch.float64, device=scores.device)
-    elif by == "popularity":
-        if item_counts is None:
-            raise RecnegError('by="popularity" needs item_counts; pass train.item_counts()')
-        counts = torch.as_tensor(np.asarray(item_counts), dtype=torch.float64).reshape(-1)
-        if len(counts) != n_cols:
-            raise RecnegError(
-                f"item_counts has {len(counts)} entries but scores has {n_cols} columns; "
-                "pass train.item_counts() of the same dataset"
-            )
-        if (counts < 0).any():
-            raise RecnegError("item_counts must be non-negative")
-        log_w = counts.log().to(scores.device)
-        eligible &= torch.isfinite(log_w)[None, :]
-    else:
-        raise RecnegError(f'by must be "uniform" or "popularity", got {by!r}')
     u = torch.rand(scores.shape, generator=generator, dtype=torch.float64).to(scores.device)
     # log(u)/w == log(u) * exp(-log w); the largest keys form a weighted sample without
     # replacement (Efraimidis & Spirakis, 2006).
