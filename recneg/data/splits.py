@@ -109,6 +109,42 @@ def leave_one_out(log: Interactions) -> Split:
     return Split(train=train, valid=valid, test=test, protocol="leave-one-out", info=info)
 
 
+def _temporal_cuts(log: Interactions, valid_frac, test_frac) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Time order of the log and the positions of the validation and test cuts (ties go later)."""
+    if not isinstance(log, Interactions):
+        raise RecnegError(
+            f"global_temporal_split expects Interactions, got {type(log).__name__}"
+        )
+    if not log.has_time:
+        raise RecnegError(f"{log.name} has no timestamps; use leave_one_out")
+    valid_frac = check_probability("valid_frac", valid_frac, closed=False)
+    test_frac = check_probability("test_frac", test_frac, closed=False)
+    if valid_frac + test_frac >= 1:
+        raise RecnegError(
+            f"valid_frac + test_frac must be below 1, got {valid_frac} + {test_frac}; "
+            "leave some interactions for training"
+        )
+    n = len(log)
+    n_test, n_valid = int(round(test_frac * n)), int(round(valid_frac * n))
+    if n_test < 1 or n_valid < 1 or n - n_test - n_valid < 1:
+        raise RecnegError(
+            f"{log.name} has {n} interactions, too few for valid_frac={valid_frac} and "
+            f"test_frac={test_frac}; use a larger log or larger fractions"
+        )
+    order = np.argsort(log.timestamps, kind="stable")
+    times = log.timestamps[order]
+    test_start = int(np.searchsorted(times, times[n - n_test], side="left"))
+    # Counted back from the (tie-adjusted) test cut, so validation never shrinks below
+    # its share when a tie group moves into test.
+    valid_start = int(np.searchsorted(times, times[max(test_start - n_valid, 0)], side="left"))
+    if valid_start == 0:
+        raise RecnegError(
+            f"{log.name}'s timestamps are tied from the first event to the validation cut "
+            f"(at {times[0]}), leaving no training data; lower valid_frac/test_frac"
+        )
+    return order, times, valid_start, test_start
+
+
 def global_temporal_split(log: Interactions, valid_frac: float = 0.05,
                           test_frac: float = 0.05) -> Split:
     """Split at global time cuts: the latest ``test_frac`` is test, the ``valid_frac``
@@ -151,37 +187,8 @@ def global_temporal_split(log: Interactions, valid_frac: float = 0.05,
     >>> split.test.history(0).tolist(), split.info["dropped_cold_start"]
     ([1, 3], {'valid': 0, 'test': 1})
     """
-    if not isinstance(log, Interactions):
-        raise RecnegError(
-            f"global_temporal_split expects Interactions, got {type(log).__name__}"
-        )
-    if not log.has_time:
-        raise RecnegError(f"{log.name} has no timestamps; use leave_one_out")
-    valid_frac = check_probability("valid_frac", valid_frac, closed=False)
-    test_frac = check_probability("test_frac", test_frac, closed=False)
-    if valid_frac + test_frac >= 1:
-        raise RecnegError(
-            f"valid_frac + test_frac must be below 1, got {valid_frac} + {test_frac}; "
-            "leave some interactions for training"
-        )
+    order, times, valid_start, test_start = _temporal_cuts(log, valid_frac, test_frac)
     n = len(log)
-    n_test, n_valid = int(round(test_frac * n)), int(round(valid_frac * n))
-    if n_test < 1 or n_valid < 1 or n - n_test - n_valid < 1:
-        raise RecnegError(
-            f"{log.name} has {n} interactions, too few for valid_frac={valid_frac} and "
-            f"test_frac={test_frac}; use a larger log or larger fractions"
-        )
-    order = np.argsort(log.timestamps, kind="stable")
-    times = log.timestamps[order]
-    test_start = int(np.searchsorted(times, times[n - n_test], side="left"))
-    # Counted back from the (tie-adjusted) test cut, so validation never shrinks below
-    # its share when a tie group moves into test.
-    valid_start = int(np.searchsorted(times, times[max(test_start - n_valid, 0)], side="left"))
-    if valid_start == 0:
-        raise RecnegError(
-            f"{log.name}'s timestamps are tied from the first event to the validation cut "
-            f"(at {times[0]}), leaving no training data; lower valid_frac/test_frac"
-        )
 
     train_mask = np.zeros(n, dtype=bool)
     train_mask[order[:valid_start]] = True
