@@ -22,7 +22,8 @@ import torch
 from scipy import stats
 
 from ._errors import RecnegError, check_positive_int
-from .data.interactions import Interactions, Split, UserItemSet
+from .data.interactions import Interactions, Split, UserItemSet, left_padded
+from .metrics import popularity_cohorts
 from .data.synthetic import SyntheticWorld
 from .samplers.base import NegativeSampler, Scorer, make_generator
 
@@ -34,31 +35,6 @@ _DEFAULT_HISTORY = 50
 
 
 # -- shared helpers --------------------------------------------------------------------
-def _popularity_cohorts(item_counts: np.ndarray) -> np.ndarray:
-    """Cohort of each item (0 head, 1 mid, 2 tail), from :mod:`recneg.metrics` if present.
-
-    Items are sorted by training frequency; the head holds the most popular items that
-    together cover the first third of the interactions, the mid the next third and the
-    tail the rest (including never-seen items).
-    """
-    try:
-        from .metrics import popularity_cohorts
-    except ImportError:
-        popularity_cohorts = None
-    if popularity_cohorts is not None:
-        return np.asarray(popularity_cohorts(item_counts), dtype=np.int64)
-    counts = np.asarray(item_counts, dtype=np.float64).copy()
-    counts[0] = 0.0
-    order = np.argsort(-counts[1:], kind="stable") + 1
-    before = np.cumsum(counts[order]) - counts[order]
-    total = max(counts.sum(), 1.0)
-    cohorts = np.full(len(counts), 2, dtype=np.int64)
-    # An item joins the cohort in which its first interaction falls.
-    cohorts[order] = np.minimum((3.0 * before / total).astype(np.int64), 2)
-    cohorts[order[counts[order] == 0]] = 2
-    return cohorts
-
-
 def _train_of(data) -> Interactions:
     if isinstance(data, Split):
         return data.train
@@ -117,18 +93,9 @@ def _random_positives(positives: UserItemSet, users: torch.Tensor, gen: torch.Ge
 
 def _padded_histories(train: Interactions, users: torch.Tensor, maxlen: int) -> torch.Tensor:
     """Left-padded last ``maxlen`` training items of each user, shape ``(B, maxlen)``."""
-    order = train.time_order()
-    items = train.items[order]
     indptr = np.zeros(train.n_users + 1, dtype=np.int64)
     indptr[1:] = np.cumsum(np.bincount(train.users, minlength=train.n_users))
-    u = users.numpy()
-    ends = indptr[u + 1]
-    starts = np.maximum(indptr[u], ends - maxlen)
-    lengths = ends - starts
-    out = np.zeros((len(u), maxlen), dtype=np.int64)
-    r, j = np.nonzero(np.arange(maxlen)[None, :] < lengths[:, None])
-    out[r, maxlen - lengths[r] + j] = items[starts[r] + j]
-    return torch.from_numpy(out)
+    return left_padded(indptr, train.items[train.time_order()], users.numpy(), maxlen)
 
 
 def _batch_scorer(scorer, train: Interactions, users: torch.Tensor) -> Scorer | None:
@@ -168,17 +135,9 @@ def _draw(sampler, train, users, num_negatives, scorer, gen):
 
 
 # -- popularity profile ----------------------------------------------------------------
-def negative_popularity_profile(
-    sampler: NegativeSampler | Mapping[str, NegativeSampler],
-    data: Split | Interactions,
-    *,
-    users=None,
-    num_negatives: int = 10,
-    n_batches: int = 10,
-    batch_size: int = 256,
-    scorer=None,
-    random_state: int | None = 0,
-) -> pd.DataFrame:
+def negative_popularity_profile(sampler: NegativeSampler | Mapping[str, NegativeSampler], data: Split | Interactions,
+                                *, users=None, num_negatives: int = 10, n_batches: int = 10, batch_size: int = 256,
+                                scorer=None, random_state: int | None = 0) -> pd.DataFrame:
     """Training popularity of the negatives a sampler draws.
 
     For each of ``n_batches`` batches, ``batch_size`` users are drawn uniformly (with
@@ -235,7 +194,7 @@ def negative_popularity_profile(
     pool = _users_with_history(train, users)
 
     counts = train.item_counts().astype(np.float64)
-    cohorts = _popularity_cohorts(counts)
+    cohorts = popularity_cohorts(counts)
     ranks = stats.rankdata(counts[1:], method="average")
     percentile = np.concatenate([[np.nan], 100.0 * (ranks - 0.5) / train.n_items])
 
@@ -247,30 +206,22 @@ def negative_popularity_profile(
         for _ in range(n_batches):
             pick = torch.randint(len(pool), (batch_size,), generator=gen)
             drawn.append(_draw(one, train, pool[pick], k, scorer, gen).reshape(-1).numpy())
-        items = np.concatenate(drawn)
-        c = counts[items]
-        share = np.bincount(cohorts[items], minlength=3)[:3] / len(items)
-        q10, q25, q50, q75, q90 = np.quantile(c, [0.1, 0.25, 0.5, 0.75, 0.9])
-        rows.append(
-            {
-                "sampler": name,
-                "negatives": len(items),
-                "mean_count": c.mean(),
-                "q10": q10,
-                "q25": q25,
-                "median_count": q50,
-                "q75": q75,
-                "q90": q90,
-                "mean_percentile": percentile[items].mean(),
-                "head_share": share[0],
-                "mid_share": share[1],
-                "tail_share": share[2],
-            }
-        )
+        rows.append(_profile_row(name, np.concatenate(drawn), counts, cohorts, percentile))
     frame = pd.DataFrame(rows).set_index("sampler")
     catalogue = np.bincount(cohorts[1:], minlength=3)[:3] / train.n_items
     frame.attrs["catalogue_shares"] = dict(zip(COHORT_NAMES, catalogue.tolist()))
     return frame
+
+
+def _profile_row(name: str, items: np.ndarray, counts: np.ndarray, cohorts: np.ndarray,
+                 percentile: np.ndarray) -> dict:
+    """Popularity summary of one sampler's drawn ``items``."""
+    c = counts[items]
+    share = np.bincount(cohorts[items], minlength=3)[:3] / len(items)
+    q10, q25, q50, q75, q90 = np.quantile(c, [0.1, 0.25, 0.5, 0.75, 0.9])
+    return {"sampler": name, "negatives": len(items), "mean_count": c.mean(), "q10": q10, "q25": q25,
+            "median_count": q50, "q75": q75, "q90": q90, "mean_percentile": percentile[items].mean(),
+            "head_share": share[0], "mid_share": share[1], "tail_share": share[2]}
 
 
 def _as_mapping(sampler) -> dict[str, NegativeSampler]:
@@ -282,18 +233,25 @@ def _as_mapping(sampler) -> dict[str, NegativeSampler]:
 
 
 # -- false negatives -------------------------------------------------------------------
-def false_negative_rate(
-    sampler: NegativeSampler,
-    world: SyntheticWorld,
-    train: Split | Interactions,
-    *,
-    users=None,
-    num_negatives: int = 10,
-    n_rounds: int = 10,
-    scorer=None,
-    batch_size: int = 1024,
-    random_state: int | None = 0,
-) -> dict:
+def _cluster_stderr(per_user_fn: torch.Tensor, per_user_n: torch.Tensor) -> float:
+    """Ratio-estimator (cluster) standard error of the rate, with users as clusters."""
+    n, m = float(per_user_n.sum()), len(per_user_n)
+    resid = (per_user_fn - float(per_user_fn.sum()) / n * per_user_n).numpy()
+    return math.sqrt(m / max(m - 1, 1) * float((resid**2).sum())) / n
+
+
+def _exact_uniform_rate(world, train: Interactions, fn_mask: np.ndarray, pool: torch.Tensor) -> float:
+    """The rate a uniform sampler has in expectation: liked share of each user's unobserved items."""
+    seen = np.zeros((train.n_users, train.n_items + 1), dtype=bool)
+    seen[train.users, train.items] = True
+    u = pool.numpy()
+    unobserved = world.n_items - seen[u, 1:].sum(axis=1)
+    return float((fn_mask[u, 1:].sum(axis=1) / unobserved).mean())
+
+
+def false_negative_rate(sampler: NegativeSampler, world: SyntheticWorld, train: Split | Interactions, *, users=None,
+                        num_negatives: int = 10, n_rounds: int = 10, scorer=None, batch_size: int = 1024,
+                        random_state: int | None = 0) -> dict:
     """Share of drawn negatives that the user truly likes but did not interact with.
 
     In each of ``n_rounds`` rounds every user in ``users`` gets one of their training
@@ -322,10 +280,8 @@ def false_negative_rate(
     dict
         ``sampler`` (name), ``negatives`` (number drawn), ``false_negatives``, ``rate``,
         ``stderr`` (binomial standard error ``sqrt(rate (1 - rate) / negatives)``),
-        ``stderr_by_user`` (users as clusters: negatives of one user are not
-        independent draws) and ``uniform_rate``, the expected rate of a uniform sampler
-        that excludes training positives (mean over the users of the liked share of
-        their unobserved items).
+        ``stderr_by_user`` (users as clusters: one user's negatives are not independent) and
+        ``uniform_rate``, the expected rate of a uniform sampler that excludes positives.
 
     Examples
     --------
@@ -366,28 +322,12 @@ def false_negative_rate(
             per_user_fn[lo : lo + batch_size] += torch.from_numpy(hits.sum(axis=1).astype(np.float64))
             per_user_n[lo : lo + batch_size] += items.shape[1]
 
-    n = float(per_user_n.sum())
-    fn = float(per_user_fn.sum())
+    n, fn = float(per_user_n.sum()), float(per_user_fn.sum())
     rate = fn / n
-    # Ratio-estimator (cluster) standard error with users as clusters.
-    m = len(pool)
-    resid = (per_user_fn - rate * per_user_n).numpy()
-    by_user = math.sqrt(m / max(m - 1, 1) * float((resid**2).sum())) / n
-
-    seen = np.zeros((train.n_users, train.n_items + 1), dtype=bool)
-    seen[train.users, train.items] = True
-    u = pool.numpy()
-    unobserved = world.n_items - seen[u, 1:].sum(axis=1)
-    uniform = float((fn_mask[u, 1:].sum(axis=1) / unobserved).mean())
-    return {
-        "sampler": getattr(sampler, "name", type(sampler).__name__),
-        "negatives": int(n),
-        "false_negatives": int(fn),
-        "rate": rate,
-        "stderr": math.sqrt(rate * (1.0 - rate) / n),
-        "stderr_by_user": by_user,
-        "uniform_rate": uniform,
-    }
+    return {"sampler": getattr(sampler, "name", type(sampler).__name__), "negatives": int(n),
+            "false_negatives": int(fn), "rate": rate, "stderr": math.sqrt(rate * (1.0 - rate) / n),
+            "stderr_by_user": _cluster_stderr(per_user_fn, per_user_n),
+            "uniform_rate": _exact_uniform_rate(world, train, fn_mask, pool)}
 
 
 # -- throughput ------------------------------------------------------------------------

@@ -48,6 +48,9 @@ def included_lines(page: Path, target: str, options: dict) -> list[str]:
     source = (page.parent / target).resolve().read_text()
     lines = _pyobject_lines(source, options["pyobject"]) if "pyobject" in options else source.splitlines()
     text = "\n".join(lines)
+    for option in ("start-after", "end-before"):
+        # Sphinx fails the build on a marker it cannot find; so does this test.
+        assert options.get(option, "") in text, f"{page.name}: {option} {options.get(option)!r} not in {target}"
     if "start-after" in options:
         text = text.split(options["start-after"], 1)[1].split("\n", 1)[1]
     if "end-before" in options:

@@ -13,11 +13,11 @@ from recneg import RecnegError
 from recneg.data import SyntheticWorld
 from recneg.diagnostics import (
     _padded_histories,
-    _popularity_cohorts,
     false_negative_rate,
     negative_popularity_profile,
     sampling_throughput,
 )
+from recneg.metrics import popularity_cohorts
 from recneg.samplers import NegativeSample, NegativeSampler
 from recneg.samplers.base import is_excluded
 
@@ -192,7 +192,7 @@ def test_profile_of_whole_catalogue_is_exact(tiny):
 def test_profile_of_popularity_sampler_matches_interaction_shares(world_and_log):
     _, log = world_and_log
     counts = log.item_counts()
-    cohorts = _popularity_cohorts(counts)
+    cohorts = popularity_cohorts(counts)
     # Index 0 is padding (cohort -1); shares are over real items only.
     interaction_shares = np.bincount(cohorts[1:], weights=counts[1:], minlength=3) / counts.sum()
     profile = negative_popularity_profile(
@@ -227,11 +227,11 @@ def test_profile_accepts_split_and_is_reproducible(world_and_log):
     assert a.index[0] == "uniformrejection"
 
 
-def test_cohort_fallback_on_hand_example():
+def test_cohorts_used_by_the_diagnostics_on_a_hand_example():
     counts = np.array([0, 5, 3, 1, 1, 0])
     # Sorted by count: item 1 covers interactions 0-4 (first third -> head), item 2 starts
     # at 5 of 10 (second third -> mid), items 3 and 4 start at 8 and 9 (tail), item 5 unseen.
-    assert _popularity_cohorts(counts)[1:].tolist() == [0, 1, 2, 2, 2]
+    assert popularity_cohorts(counts)[1:].tolist() == [0, 1, 2, 2, 2]
 
 
 # -- scorers -------------------------------------------------------------------------------

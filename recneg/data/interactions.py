@@ -214,6 +214,25 @@ class UserItemSet:
         return mask
 
 
+def left_padded(indptr: np.ndarray, items: np.ndarray, rows: np.ndarray, maxlen: int) -> torch.Tensor:
+    """The last ``maxlen`` items of each of ``rows`` in a CSR layout (``indptr``, ``items``),
+    right-aligned in a zero-padded ``(len(rows), maxlen)`` LongTensor.
+
+    Examples
+    --------
+    >>> left_padded(np.array([0, 3, 4]), np.array([5, 6, 7, 8]), np.array([0, 1]), 2).tolist()
+    [[6, 7], [0, 8]]
+    """
+    ends = indptr[rows + 1]
+    starts = np.maximum(indptr[rows], ends - maxlen)
+    lengths = ends - starts
+    out = np.zeros((len(rows), maxlen), dtype=np.int64)
+    # Right-aligned: column maxlen - length + j holds item starts + j.
+    r, j = np.nonzero(np.arange(maxlen)[None, :] < lengths[:, None])
+    out[r, maxlen - lengths[r] + j] = items[starts[r] + j]
+    return torch.from_numpy(out)
+
+
 @dataclass(frozen=True, eq=False)
 class EvalSet:
     """Evaluation interactions: one row per (user, target) with the history before it.
@@ -238,14 +257,7 @@ class EvalSet:
     def padded_histories(self, maxlen: int, rows: Sequence[int] | np.ndarray | None = None) -> torch.Tensor:
         """Left-padded ``(len(rows), maxlen)`` LongTensor of the last ``maxlen`` items."""
         rows = np.arange(len(self)) if rows is None else np.asarray(rows)
-        starts, ends = self.history_indptr[rows], self.history_indptr[rows + 1]
-        starts = np.maximum(starts, ends - maxlen)
-        lengths = ends - starts
-        out = np.zeros((len(rows), maxlen), dtype=np.int64)
-        # Right-aligned: column maxlen - length + j holds history item starts + j.
-        r, j = np.nonzero(np.arange(maxlen)[None, :] < lengths[:, None])
-        out[r, maxlen - lengths[r] + j] = self.history_items[starts[r] + j]
-        return torch.from_numpy(out)
+        return left_padded(self.history_indptr, self.history_items, rows, maxlen)
 
     def seen_pairs(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(row, item) pairs of each row's history, for filtering seen items."""
