@@ -429,12 +429,6 @@ def _exclusion_index(sampler: NegativeSampler) -> ExclusionIndex:
     return cached
 
 
-def contains_positive(sampler: NegativeSampler, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-    """Is ``(user, item)`` a training interaction? Shaped like ``items``; O(1) per query
-    through the sampler's :class:`ExclusionIndex` (item 0 never counts as one)."""
-    return _exclusion_index(sampler)(users, items) & (items != 0)
-
-
 def extra_targets(sampler: NegativeSampler, users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """The row's targets that are not training items of its user, ``(B, m)``.
 
@@ -519,7 +513,6 @@ def draw_excluding(
     extra: torch.Tensor | None = None,
     max_rounds: int = MAX_REJECTION_ROUNDS,
     min_acceptance: float = MIN_ACCEPTANCE,
-    exact_below: int = EXACT_BELOW,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``shape`` candidates from ``draw`` conditioned on not being excluded.
 
@@ -530,7 +523,7 @@ def draw_excluding(
     of rows whose proposal mostly hits excluded items (``acceptance`` below
     ``min_acceptance`` and below the row's number of draws over the catalogue size, so
     that rejection would cost more than a pass over the catalogue), and those still
-    rejected after ``max_rounds`` rounds (or once at most ``exact_below`` remain). A
+    rejected after ``max_rounds`` rounds (or once at most :data:`EXACT_BELOW` remain). A
     user who has seen most of the catalogue can neither make the loop run forever nor
     slow the batch down, and every route gives the same conditional distribution
     ``q(j | u) = w_j / Σ_{allowed} w``.
@@ -571,7 +564,7 @@ def draw_excluding(
             exact = torch.nonzero(low.reshape(row_view).expand(shape).reshape(-1)).flatten()
             bad = bad & ~low.reshape(row_view)
     pending = _redraw_rejected(sampler, users, extra, items, torch.nonzero(bad.reshape(-1)).flatten(), per_row,
-                               draw, max_rounds, exact_below)
+                               draw, max_rounds)
     if exact is not None:
         pending = torch.cat([pending, exact])
     empty = torch.zeros(shape[0], dtype=torch.bool)
@@ -580,12 +573,12 @@ def draw_excluding(
     return items.reshape(shape), empty
 
 
-def _redraw_rejected(sampler, users, extra, items, pending, per_row, draw, max_rounds, exact_below) -> torch.Tensor:
+def _redraw_rejected(sampler, users, extra, items, pending, per_row, draw, max_rounds) -> torch.Tensor:
     """Rejection rounds of :func:`draw_excluding`: redraw ``items[pending]`` in place
     until allowed; returns the entries still rejected after ``max_rounds`` rounds (or
-    once at most ``exact_below`` remain)."""
+    once at most :data:`EXACT_BELOW` remain)."""
     for _ in range(max_rounds):
-        if len(pending) <= exact_below:
+        if len(pending) <= EXACT_BELOW:
             break
         # Few entries left: give each several candidates and keep its first allowed one
         # (still an exact conditional draw), so rounds, whose cost is mostly fixed
