@@ -34,3 +34,16 @@ def data_dir(monkeypatch) -> Path:
         pytest.skip(f"real datasets not found at {root}; set RECNEG_DATA_DIR")
     monkeypatch.setenv("RECNEG_DATA_DIR", str(root))
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op torch thread for the module: its tensors are tiny, so one thread is
+    fastest and keeps the timings stable on shared cores. Opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

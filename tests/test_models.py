@@ -11,13 +11,7 @@ from recneg.data import EvalSet
 from recneg.models import BPRMF, MostPopular, SASRec
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny models: one intra-op thread is fastest and keeps shared cores free.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -18,12 +18,7 @@ from recneg.samplers.base import NegativeSample
 P_THRESHOLD = 1e-3  # see tests/test_samplers_static.py
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

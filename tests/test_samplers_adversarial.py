@@ -13,6 +13,7 @@ from recneg import RecnegError
 from recneg.data import Interactions
 from recneg.samplers import make_sampler
 from recneg.samplers.adversarial import IRGANSampler
+from helpers import mf_scorer  # pytest puts tests/ on sys.path
 
 N_USERS, N_ITEMS = 3, 12
 
@@ -22,16 +23,6 @@ def toy_train() -> Interactions:
     items = np.array([1, 2, 3, 4, 5, 6])
     return Interactions(users, items, np.arange(len(users)), n_users=N_USERS, n_items=N_ITEMS, name="toy")
 
-
-def mf_scorer(table: torch.Tensor, users: torch.Tensor):
-    rows = table[users]
-
-    def scorer(candidates):
-        if candidates.dim() == 2:
-            return rows.gather(1, candidates)
-        return rows.unsqueeze(1).expand(-1, candidates.shape[1], -1).gather(2, candidates)
-
-    return scorer
 
 
 USERS = torch.tensor([0, 1, 2])

@@ -27,6 +27,7 @@ from recneg.samplers.dynamic import (
     bpr_loss_with_mixed_negatives,
 )
 from recneg.samplers.dynamic import duplicate_mask, mean_over_positions
+from helpers import mf_scorer  # pytest puts tests/ on sys.path
 
 N_USERS, N_ITEMS = 6, 30
 
@@ -46,17 +47,6 @@ def score_table(seed: int = 0) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(N_USERS, N_ITEMS + 1, generator=gen)
 
-
-def mf_scorer(table: torch.Tensor, users: torch.Tensor):
-    """A non-sequential fake model: ``(B, P) -> (B, P)``, ``(B, L, P) -> (B, L, P)``."""
-    rows = table[users]
-
-    def scorer(candidates):
-        if candidates.dim() == 2:
-            return rows.gather(1, candidates)
-        return rows.unsqueeze(1).expand(-1, candidates.shape[1], -1).gather(2, candidates)
-
-    return scorer
 
 
 def seq_scorer(table: torch.Tensor, users: torch.Tensor, length: int):

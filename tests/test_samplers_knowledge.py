@@ -27,6 +27,7 @@ from recneg.samplers.knowledge import (
     item_texts,
     uniform_in_rows,
 )
+from helpers import mf_scorer  # pytest puts tests/ on sys.path
 
 N_ITEMS = 16
 GENRE_NAMES = ["Action", "Comedy", "Drama", "Horror"]
@@ -53,16 +54,6 @@ def toy_train(**extra) -> Interactions:
 def random_embeddings(seed: int = 0, dim: int = 8) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(N_ITEMS + 1, dim)).astype(np.float32)
 
-
-def mf_scorer(table: torch.Tensor, users: torch.Tensor):
-    rows = table[users]
-
-    def scorer(candidates):
-        if candidates.dim() == 2:
-            return rows.gather(1, candidates)
-        return rows.unsqueeze(1).expand(-1, candidates.shape[1], -1).gather(2, candidates)
-
-    return scorer
 
 
 USERS = torch.tensor([0, 1, 2, 3])

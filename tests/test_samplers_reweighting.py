@@ -16,6 +16,7 @@ from recneg.data import Interactions
 from recneg.samplers import PopularitySampler, make_sampler
 from recneg.samplers.reweighting import cap_weights
 from recneg.samplers.reweighting import DebiasedWeightingSampler, ScoreWeightedSampler
+from helpers import mf_scorer  # pytest puts tests/ on sys.path
 
 N_USERS, N_ITEMS = 4, 40
 
@@ -25,16 +26,6 @@ def toy_train() -> Interactions:
     items = np.array([1, 2, 3, 1, 4, 5, 6, 7])
     return Interactions(users, items, np.arange(len(users)), n_users=N_USERS, n_items=N_ITEMS, name="toy")
 
-
-def mf_scorer(table: torch.Tensor, users: torch.Tensor):
-    rows = table[users]
-
-    def scorer(candidates):
-        if candidates.dim() == 2:
-            return rows.gather(1, candidates)
-        return rows.unsqueeze(1).expand(-1, candidates.shape[1], -1).gather(2, candidates)
-
-    return scorer
 
 
 def seq_scorer(per_position: torch.Tensor):

@@ -43,13 +43,7 @@ ZERO_PROBABILITY_EXPECTED = pytest.mark.filterwarnings(
     r"ignore:PopularitySampler\(alpha=[^)]*\) gives probability 0:UserWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: one intra-op thread avoids thread start-up costs on shared cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def log_from(pairs, n_users, n_items) -> Interactions:

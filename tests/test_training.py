@@ -37,14 +37,7 @@ class HardestOfPool(NegativeSampler):
         return NegativeSample(items, torch.zeros(items.shape))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These models are tiny: one intra-op thread is fastest, and it keeps the timings
-    # stable on a machine whose cores are shared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
