@@ -375,7 +375,7 @@ class Trainer:
     ----------
     model : torch.nn.Module
         A recneg model (``SASRec``, ``BPRMF``) or any module with ``forward``,
-        ``score_items``, ``item_scores``, ``scorer_from_hidden``, ``score_all`` and
+        ``score_items``, ``score_catalogue``, ``scorer_from_hidden``, ``score_all`` and
         ``maxlen``.
     sampler : NegativeSampler, BatchLossMethod or None
         A sampler, fitted on ``split.train`` by :meth:`fit` (unless it already is); or a
@@ -399,7 +399,7 @@ class Trainer:
         config = TrainConfig() if config is None else config
         if not isinstance(config, TrainConfig):
             raise RecnegError(f"config must be a TrainConfig, got {type(config).__name__}")
-        for method in ("forward", "score_items", "item_scores", "scorer_from_hidden", "score_all"):
+        for method in ("forward", "score_items", "score_catalogue", "scorer_from_hidden", "score_all"):
             if not callable(getattr(model, method, None)):
                 raise RecnegError(
                     f"model {type(model).__name__} has no {method}() method; train SASRec or "
@@ -496,7 +496,7 @@ class Trainer:
         n_positions = int(mask.sum())
         if cfg.loss == "ce":
             self._touched[1:] = True  # the full softmax has a gradient for every item
-            logits = model.item_scores(hidden[mask])
+            logits = model.score_catalogue(hidden[mask])
             return losses.full_ce_loss(logits, targets_dev[mask]), n_positions * (model.n_items - 1)
 
         scorer = model.scorer_from_hidden(hidden)

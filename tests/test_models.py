@@ -86,7 +86,7 @@ def test_sasrec_gradients_flow_to_every_parameter():
     model = SASRec(n_items=30, hidden=16, n_blocks=2, maxlen=8, dropout=0.0, random_state=0)
     h = histories()
     hidden = model(h)
-    loss = model.item_scores(hidden[h != 0]).log_softmax(-1)[:, 1:].mean()
+    loss = model.score_catalogue(hidden[h != 0]).log_softmax(-1)[:, 1:].mean()
     loss.backward()
     for name, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), name

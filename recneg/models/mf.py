@@ -86,7 +86,7 @@ class BPRMF(nn.Module):
         """Scores of ``items`` (B, k) or (B, L, k) for user vectors ``hidden`` (B, dim)."""
         return score_against(hidden, self.item_embedding(items.to(hidden.device)), items)
 
-    def item_scores(self, hidden: torch.Tensor) -> torch.Tensor:
+    def score_catalogue(self, hidden: torch.Tensor) -> torch.Tensor:
         """Scores of every item, ``(B, n_items + 1)``, with column 0 set to ``-inf``."""
         scores = hidden @ self.item_embedding.weight.T
         scores[..., 0] = float("-inf")
@@ -94,7 +94,7 @@ class BPRMF(nn.Module):
 
     def score_all(self, users: torch.Tensor, histories: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every item, shape ``(B, n_items + 1)``; ``histories`` is ignored."""
-        return self.item_scores(self.forward(users))
+        return self.score_catalogue(self.forward(users))
 
     def scorer(self, users: torch.Tensor, histories: torch.Tensor | None = None):
         """No-grad scorer ``candidates (B, P) -> (B, P)`` (or (B, L, P) -> (B, L, P))."""

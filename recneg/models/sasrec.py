@@ -234,7 +234,7 @@ class SASRec(nn.Module):
         """
         return score_against(hidden, self.item_embedding(items.to(hidden.device)), items)
 
-    def item_scores(self, hidden: torch.Tensor) -> torch.Tensor:
+    def score_catalogue(self, hidden: torch.Tensor) -> torch.Tensor:
         """Scores of every item, ``(..., n_items + 1)``, with column 0 set to ``-inf``."""
         scores = hidden @ self.item_embedding.weight.T
         scores[..., 0] = float("-inf")
@@ -245,7 +245,7 @@ class SASRec(nn.Module):
 
         ``users`` is ignored (SASRec reads only the history); column 0 is ``-inf``.
         """
-        return self.item_scores(self.forward(histories)[:, -1])
+        return self.score_catalogue(self.forward(histories)[:, -1])
 
     def scorer(self, users: torch.Tensor, histories: torch.Tensor):
         """A no-grad scorer over the hidden states of ``histories`` (see :meth:`scorer_from_hidden`)."""
