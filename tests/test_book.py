@@ -1,6 +1,6 @@
 """The book builds strictly, renders solutions as dropdowns, and hides them on request.
 
-The full build (``tools/book_build.full_build``) runs the notebooks at published scale,
+The full build (``tools/book_pipeline.full_build``) runs the notebooks at published scale,
 then ``jupyter-book build . -n -W --keep-going``; it happens once per test session and
 ``tests/test_site.py`` browses the same ``_build/html``.
 """
@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-import book_build  # noqa: E402
+import book_pipeline  # noqa: E402
 import make_student_copies  # noqa: E402
 
 SOLUTION_START = re.compile(r"\{solution-start\}")
@@ -118,16 +118,16 @@ def test_bibliography_keys_cited_in_the_book_exist():
 @pytest.fixture(scope="module")
 def full_html() -> Path:
     try:
-        return book_build.full_build()
-    except book_build.BookBuildError as error:
+        return book_pipeline.full_build()
+    except book_pipeline.BookBuildError as error:
         pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="module")
 def student_html(full_html) -> Path:
     try:
-        return book_build.student_build()
-    except book_build.BookBuildError as error:
+        return book_pipeline.student_build()
+    except book_pipeline.BookBuildError as error:
         pytest.fail(str(error), pytrace=False)
 
 
@@ -145,7 +145,7 @@ def test_strict_build_renders_every_page(full_html):
 def test_status_page_reports_every_notebook(full_html):
     status = plain(html_text(full_html, "book/status"))
     record = ROOT / "artifacts" / "notebook_runs-published.json"
-    notebooks = book_build.toc_notebooks()
+    notebooks = book_pipeline.toc_notebooks()
     if not notebooks:
         assert "The runner found no notebooks to execute." in status
         return

@@ -1,13 +1,13 @@
 """The built book, as a reader sees it in a browser (headless Chromium via Selenium).
 
 The site is served from ``_build/html`` on 127.0.0.1 — the build that
-``tests/test_book.py`` made in the same session (``tools/book_build.full_build``), or a
+``tests/test_book.py`` made in the same session (``tools/book_pipeline.full_build``), or a
 fresh one. Every page listed in ``_toc.yml`` must load without SEVERE console errors,
 typeset its math, and load its images; solution dropdowns must open on click; launch
 buttons must point at the page's notebook; search must work.
 
 Network: CI and developer sandboxes have no internet. MathJax is served by the site
-itself (``tools/recneg_book.py``), so math is tested for real. The only requests that can
+itself (``book/_ext/recneg_book.py``), so math is tested for real. The only requests that can
 fail are to *external* hosts (the favicon of a launch service, a linked badge); their
 console errors are filtered by host, explicitly, and every error from the local server
 still fails the test.
@@ -31,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-import book_build  # noqa: E402
+import book_pipeline  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -70,7 +70,7 @@ NOTEBOOK_PAGES = [p for p in PAGES if p.startswith("notebooks/")]
 @pytest.fixture(scope="module")
 def site():
     """Base URL of the built book served on 127.0.0.1."""
-    html = book_build.full_build()
+    html = book_pipeline.full_build()
     handler = functools.partial(_QuietHandler, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -212,7 +212,7 @@ def _pages_with_solutions(html: Path) -> list[str]:
 def test_solution_dropdown_opens_on_click(site, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    pages = _pages_with_solutions(book_build.full_build())
+    pages = _pages_with_solutions(book_pipeline.full_build())
     assert pages, "no page has a solution dropdown (the preface's exercise should)"
     load(browser, f"{site}/{pages[0]}.html")
     solution = browser.find_element("css selector", ".solution.dropdown")

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash tools/install.sh
 export RECNEG_DATA_DIR="${RECNEG_DATA_DIR:-$(pwd)/../shared/data}"
 start=$(date +%s)
-python tools/book_build.py "$@"
+python tools/book_pipeline.py "$@"
 echo "book build took $(( $(date +%s) - start )) s"

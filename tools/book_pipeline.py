@@ -1,10 +1,12 @@
-"""Build the recneg book: published-scale notebook runs, then the strict Sphinx build.
+"""The steps of a book build: published-scale notebook runs, then the strict Sphinx build.
+
+The command is ``bash tools/build_book.sh`` (it installs, then calls this module).
 
 Usage (from the repository root; ``bash tools/build_book.sh`` installs first)::
 
-    python tools/book_build.py              # the book, into _build/html
-    python tools/book_build.py --student    # solutions hidden, into _build/student/_build/html
-    python tools/book_build.py --no-run     # skip tools/run_notebooks.py (build executes)
+    python tools/book_pipeline.py              # the book, into _build/html
+    python tools/book_pipeline.py --student    # solutions hidden, into _build/student/_build/html
+    python tools/book_pipeline.py --no-run     # skip tools/run_notebooks.py (build executes)
 
 The full build first runs ``tools/run_notebooks.py --scale published --prime-cache``,
 which measures each notebook (wall time, peak memory; shown on the status page) and
@@ -14,7 +16,7 @@ stores its outputs in the execution cache, then runs::
 
 which takes the outputs from that cache (a notebook whose outputs are not cached is
 executed by the build itself). The student build reuses the same cache and sets
-``RECNEG_HIDE_SOLUTIONS=1`` (see ``tools/recneg_book.py``).
+``RECNEG_HIDE_SOLUTIONS=1`` (see ``book/_ext/recneg_book.py``).
 
 The test suite imports :func:`full_build` and :func:`student_build`; each builds at most
 once per process, so ``tests/test_book.py`` and ``tests/test_site.py`` share one build.
