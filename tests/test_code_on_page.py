@@ -49,8 +49,15 @@ def included_lines(page: Path, target: str, options: dict) -> list[str]:
     lines = _pyobject_lines(source, options["pyobject"]) if "pyobject" in options else source.splitlines()
     text = "\n".join(lines)
     for option in ("start-after", "end-before"):
+        value = options.get(option, "")
+        # MyST reads "# ..." in a directive option as a comment (an empty value), and
         # Sphinx fails the build on a marker it cannot find; so does this test.
-        assert options.get(option, "") in text, f"{page.name}: {option} {options.get(option)!r} not in {target}"
+        assert not value.startswith("#"), f"{page.name}: {option} {value!r} starts with '#'; drop it"
+        assert value in text, f"{page.name}: {option} {value!r} not in {target}"
+        if option == "start-after" and value:
+            first = next(line for line in text.splitlines() if value in line)
+            assert first.lstrip().startswith("#"), (
+                f"{page.name}: {option} {value!r} first matches {first.strip()!r}, not the marker comment")
     if "start-after" in options:
         text = text.split(options["start-after"], 1)[1].split("\n", 1)[1]
     if "end-before" in options:
@@ -78,6 +85,6 @@ def test_markers_resolve_to_the_marked_region(tmp_path):
     module = tmp_path / "m.py"
     module.write_text('def f(x):\n    """Doc."""\n    # book: core\n    y = x + 1\n    # end book: core\n    return y\n')
     page = tmp_path / "p.md"
-    lines = included_lines(page, "m.py", {"pyobject": "f", "start-after": "# book: core",
-                                          "end-before": "# end book: core"})
+    lines = included_lines(page, "m.py", {"pyobject": "f", "start-after": "book: core",
+                                          "end-before": "end book: core"})
     assert [line.strip() for line in lines] == ["y = x + 1"]

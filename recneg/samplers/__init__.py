@@ -1,5 +1,5 @@
 """Negative samplers: one interface, five families."""
-from .base import NegativeSample, NegativeSampler, make_generator
+from .base import EmbeddingNegatives, NegativeSample, NegativeSampler, TrainingComponent, make_generator
 from .static import InBatchSampler, ItemDistributionSampler, MixedSampler, PopularitySampler, UniformSampler
 # dynamic before adaptive: the adaptive presets subclass DNSSampler, and dynamic's
 # registration imports the registry, which imports adaptive.
@@ -15,7 +15,7 @@ from .knowledge import (AttributeSampler, KGWalkSampler, PredefinedNegativeSampl
                         StratifiedSampler)
 
 __all__ = [
-    "NegativeSample", "NegativeSampler", "make_generator",
+    "NegativeSample", "NegativeSampler", "TrainingComponent", "EmbeddingNegatives", "make_generator",
     "UniformSampler", "PopularitySampler", "ItemDistributionSampler", "InBatchSampler", "MixedSampler",
     "AdaptiveSampler", "AdaptiveMixedSampler",
     "METHODS", "SAMPLERS", "TAXONOMY", "catalogue", "make_sampler", "register_sampler",

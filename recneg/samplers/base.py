@@ -117,7 +117,7 @@ class TrainingComponent:
     """
 
     #: family and sub-family in the survey's taxonomy, spelled as in
-    #: :data:`recneg.samplers.registry.TAXONOMY` (the registry checks them)
+    #: ``recneg.samplers.TAXONOMY`` (the registry checks them)
     family: ClassVar[str] = "static"
     subfamily: ClassVar[str] = ""
     #: what distinguishes the class within its sub-family ("" when it is the sub-family's method)
