@@ -100,8 +100,7 @@ def run_published_notebooks() -> None:
             {"scale": "published", "host": run_notebooks.host_info(), "runs": []},
             ROOT / "artifacts" / "notebook_runs-published.json")
         return
-    code = run_notebooks.main(["--scale", "published", "--jobs", str(os.cpu_count() or 1),
-                              "--prime-cache", str(run_notebooks.DEFAULT_CACHE)]
+    code = run_notebooks.main(["--scale", "published", "--prime-cache", str(run_notebooks.DEFAULT_CACHE)]
                               + [str(p) for p in notebooks])
     if code != 0:
         raise BookBuildError("a notebook failed at published scale; see the runner's output "

@@ -26,7 +26,6 @@ instead of executing the notebooks a second time.
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor, as_completed
 import datetime as dt
 import json
 import os
@@ -283,12 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="store published-scale results in this Jupyter Book cache "
                              f"(default when given without a path: {DEFAULT_CACHE.relative_to(ROOT)})")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="notebooks executed at once (each in its own kernel); the book build "
-                             "uses one per CPU core")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, got {args.jobs}")
 
     if args.prime_cache is not None and args.prime_cache.suffix == ".ipynb":
         parser.error(f"--prime-cache took {args.prime_cache} as the cache folder; put the "
@@ -299,30 +293,23 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = [p.resolve() for p in args.notebooks] or discover()
     output_dir = args.output_dir or ROOT / "artifacts" / "executed" / args.scale
     record_path = args.record or ROOT / "artifacts" / f"notebook_runs-{args.scale}.json"
-    record = {"scale": args.scale, "started_at": _now(), "host": host_info(), "jobs": args.jobs, "runs": []}
+    record = {"scale": args.scale, "started_at": _now(), "host": host_info(), "runs": []}
 
     failures = 0
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        # Kernels are child processes, so threads only wait on them; results are handled
-        # (cache, record) in this thread, one at a time.
-        pending = {pool.submit(run_notebook, path, output_dir / path.name, scale=args.scale,
-                               timeout=args.timeout): path for path in notebooks}
-        for future in as_completed(pending):
-            path, run = pending[future], future.result()
-            if run["status"] == "ok" and args.prime_cache is not None:
-                run["cached"] = prime_cache(path, Path(run["output"]), args.prime_cache, run["wall_seconds"])
-            record["runs"].append(run)
-            failures += run["status"] != "ok"
-            print(f"{run['status']:>6}  {run['notebook']}  {run['wall_seconds']:.1f} s  "
-                  f"{run['peak_rss_mib']:.0f} MiB"
-                  + (f" (tree {run['peak_tree_rss_mib']:.0f} MiB)" if run["peak_tree_rss_mib"] else "")
-                  + (f"  {run['error']}" if run["error"] else ""),
-                  flush=True)
-            if failures and args.fail_fast:
-                for other in pending:
-                    other.cancel()
-                break
-    record["runs"].sort(key=lambda run: run["notebook"])
+    for path in notebooks:
+        run = run_notebook(path, output_dir / path.name, scale=args.scale, timeout=args.timeout)
+        if run["status"] == "ok" and args.prime_cache is not None:
+            run["cached"] = prime_cache(path, Path(run["output"]), args.prime_cache,
+                                        run["wall_seconds"])
+        record["runs"].append(run)
+        failures += run["status"] != "ok"
+        print(f"{run['status']:>6}  {run['notebook']}  {run['wall_seconds']:.1f} s  "
+              f"{run['peak_rss_mib']:.0f} MiB"
+              + (f" (tree {run['peak_tree_rss_mib']:.0f} MiB)" if run["peak_tree_rss_mib"] else "")
+              + (f"  {run['error']}" if run["error"] else ""),
+              flush=True)
+        if failures and args.fail_fast:
+            break
     record["finished_at"] = _now()
     write_record(record, record_path)
     print(f"{len(record['runs']) - failures} passed, {failures} failed; record: {record_path}")

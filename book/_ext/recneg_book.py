@@ -212,8 +212,7 @@ class NotebookRunsDirective(SphinxDirective):
         host = record.get("host", {})
         caption = nodes.paragraph(text=(
             f"Scale: {record.get('scale', '?')}; recorded {record.get('finished_at', '?')} on "
-            f"{host.get('cpus', '?')} CPU cores, {record.get('jobs', 1)} notebook(s) at a time (a notebook's "
-            f"wall time includes waiting for the cores it shared), with Python {host.get('python', '?')}, "
+            f"{host.get('cpus', '?')} CPU cores with Python {host.get('python', '?')}, "
             f"torch {host.get('torch', '?')}."
         ))
         rows = [
