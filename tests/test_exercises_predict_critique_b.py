@@ -107,7 +107,8 @@ def test_the_notebook_shows_every_statement_and_its_solution_picks_the_flaws(mod
     assert ast.literal_eval(assignment.value) == _letters(module, True)
 
 
-# -- adversarial: the generator's entropy ----------------------------------------------------------
+# -- predict, then measure: each chapter's measurement and its typical mistakes ------------------
+# adversarial: the change of the generator's entropy over training
 GENERATOR = pd.DataFrame({
     "epoch": [1, 2, 3, 4] * 2,
     "seed": [0] * 4 + [1] * 4,
@@ -118,38 +119,11 @@ UNIFORM_ENTROPY = 5.5
 ENTROPY_CHANGE = 2.8 - 5.1                                      # means over the two seeds
 
 
-def _entropy(change):
-    return lambda prediction: adversarial.check_prediction(prediction, change, GENERATOR, UNIFORM_ENTROPY)
+def _entropy(change, generator=GENERATOR, uniform_entropy=UNIFORM_ENTROPY):
+    return lambda prediction: adversarial.check_prediction(prediction, change, generator, uniform_entropy)
 
 
-def test_entropy_change_accepts_any_written_prediction(capsys):
-    for prediction in (*PREDICTIONS, " Lower "):
-        _entropy(ENTROPY_CHANGE)(prediction)
-    assert capsys.readouterr().out.count("ex-adversarial-predict passed") == 4
-    adversarial.check_prediction("lower", np.float32(ENTROPY_CHANGE), GENERATOR)   # rounding, no uniform
-
-
-@pytest.mark.parametrize("change, fragment", [
-    (-ENTROPY_CHANGE, "wrong sign"),
-    (2.8 / 5.1, "ratio"),
-    (2.2 - 5.1, "lowest entropy"),
-    (-0.2 - 0.05, "reward"),
-    (2.8 - UNIFORM_ENTROPY, "uniform sampler's entropy"),
-    (2.5 - 5.0, "single seed"),
-    (3.1 - 5.2, "single seed"),
-])
-def test_entropy_change_names_each_mistake(change, fragment):
-    assert_hidden(fails_with(_entropy(change), "lower", fragment), ENTROPY_CHANGE)
-
-
-def test_entropy_change_rejects_other_numbers_without_the_answer():
-    message = fails_with(_entropy(-1.0), "lower", "last and the first epoch")
-    assert_hidden(message, ENTROPY_CHANGE)
-    fails_with(_entropy("a lot"), "lower", "not a number")
-    fails_with(_entropy(float("nan")), "lower", "not a finite number")
-
-
-# -- re-weighting: the share of draws that count ---------------------------------------------------
+# re-weighting: the share of self-adversarial draws that count
 def _weights() -> torch.Tensor:
     scores = torch.tensor([[0.0, 0.0, 0.0, 0.0, 0.0],        # ties: every weight 1
                            [1.0, 1.0, 3.0, 3.0, -2.0],       # repeated scores
@@ -167,31 +141,7 @@ def _share(value, weights=WEIGHTS):
     return lambda prediction: reweighting.check_prediction(prediction, value, weights)
 
 
-def test_effective_share_accepts_any_written_prediction(capsys):
-    for prediction in PREDICTIONS:
-        _share(SHARE)(prediction)
-    _share(np.float32(SHARE), W)("higher")                       # float32 and NumPy weights
-    assert capsys.readouterr().out.count("ex-reweighting-predict passed") == 4
-
-
-@pytest.mark.parametrize("value, fragment", [
-    (1.0, "weights were ignored"),
-    (SHARE * 5, "share of k"),
-    (float(W.sum() ** 2 / (W ** 2).sum() / W.size), "pooled"),
-    (float((5 * (W ** 2).sum(1) / W.sum(1) ** 2).mean()), "inverted"),
-    (float((W.sum(1) / (W ** 2).sum(1)).mean() / 5), "square"),
-])
-def test_effective_share_names_each_mistake(value, fragment):
-    assert_hidden(fails_with(_share(value), "lower", fragment), SHARE)
-
-
-def test_effective_share_wants_the_samplers_weights():
-    fails_with(_share(SHARE, WEIGHTS / 5), "lower", "do not sum to k")
-    fails_with(_share(SHARE, WEIGHTS[0]), "lower", "shape")
-    assert_hidden(fails_with(_share(0.5), "lower", "divided by k"), SHARE)
-
-
-# -- knowledge: a narrower semantic pool -----------------------------------------------------------
+# knowledge: a narrower semantic pool against the audit's semantic row
 FNR = pd.DataFrame({
     "sampler": ["uniform", "uniform", "same genre", "same genre", "semantic", "semantic"],
     "seed": [0, 1] * 3,
@@ -206,34 +156,9 @@ def _narrow(gap, narrow=NARROW):
     return lambda prediction: knowledge.check_prediction(prediction, gap, narrow, FNR)
 
 
-def test_narrow_pool_gap_accepts_any_written_prediction(capsys):
-    for prediction in PREDICTIONS:
-        _narrow(NARROW - SEMANTIC)(prediction)
-    assert capsys.readouterr().out.count("ex-knowledge-predict passed") == 3
-
-
-@pytest.mark.parametrize("gap, fragment", [
-    (SEMANTIC - NARROW, "wrong sign"),
-    (NARROW / SEMANTIC, "ratio"),
-    (NARROW, "rate itself"),
-    (NARROW - 0.10, "exact uniform rate"),
-    (NARROW - 0.25, "'same genre' row"),
-    (NARROW - 0.12, "'uniform' row"),
-])
-def test_narrow_pool_gap_names_each_mistake(gap, fragment):
-    assert_hidden(fails_with(_narrow(gap), "higher", fragment), NARROW - SEMANTIC)
-
-
-def test_narrow_pool_gap_wants_a_new_audit_as_a_fraction():
-    fails_with(_narrow(0.0, narrow=SEMANTIC), "higher", "audited the chapter's sampler again")
-    fails_with(_narrow(30 - 22, narrow=30.0), "higher", "not a rate")
-    assert_hidden(fails_with(_narrow(0.5), "higher", "semantic rows"), NARROW - SEMANTIC)
-
-
-# -- case study: popularity's tail hit rate --------------------------------------------------------
+# case study: popularity's tail HR@10 against uniform's in the published table
 def _wide() -> pd.DataFrame:
-    seeds = range(5)
-    index = pd.MultiIndex.from_product([["ml-100k/leave-one-out"], ["uniform", "popularity", "in-batch"], seeds],
+    index = pd.MultiIndex.from_product([["ml-100k/leave-one-out"], ["uniform", "popularity", "in-batch"], range(5)],
                                        names=["setting", "sampler", "seed"])
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.uniform(0.05, 0.4, size=(15, 6)), index=index,
@@ -252,37 +177,12 @@ def _tail(gap):
     return lambda prediction: case_study.check_prediction(prediction, gap, WIDE)
 
 
-def test_tail_gap_accepts_any_written_prediction(capsys):
-    for prediction in PREDICTIONS:
-        _tail(TAIL_GAP)(prediction)
-    assert capsys.readouterr().out.count("case-predict passed") == 3
-
-
 def _column_gap(column):
     means = WIDE.groupby(level="sampler").mean()
     return float(means.loc["popularity", column] - means.loc["uniform", column])
 
 
-@pytest.mark.parametrize("gap, fragment", [
-    (-TAIL_GAP, "wrong sign"),
-    (0.06 / 0.042, "ratio"),
-    (100 * TAIL_GAP, "percentage points"),
-    (0.06 - 0.03, "medians"),
-    (_column_gap("hr@10_head"), "head cohort"),
-    (_column_gap("hr@10_mid"), "mid cohort"),
-    (_column_gap("hr@10"), "overall HR@10"),
-    (_column_gap("ndcg@10"), "NDCG@10"),
-    (_column_gap("balance"), "Balance"),
-])
-def test_tail_gap_names_each_mistake(gap, fragment):
-    assert_hidden(fails_with(_tail(gap), "higher", fragment), TAIL_GAP)
-
-
-def test_tail_gap_rejects_other_numbers_without_the_answer():
-    assert_hidden(fails_with(_tail(0.5), "higher", "mean tail HR@10"), TAIL_GAP)
-
-
-# -- false negatives: an untrained scorer ----------------------------------------------------------
+# false negatives: the adaptive sampler with an untrained scorer against the trained one
 ADAPTIVE = pd.DataFrame({"oversampling": [1, 1, 4, 4, 16, 16], "seed": [0, 1] * 3,
                          "rate": [0.10, 0.12, 0.15, 0.17, 0.19, 0.21]})
 UNTRAINED, TRAINED = 0.12, 0.20
@@ -292,40 +192,101 @@ def _untrained(gap, untrained=UNTRAINED):
     return lambda prediction: false_negatives.check_prediction(prediction, gap, untrained, ADAPTIVE)
 
 
-def test_untrained_gap_accepts_any_written_prediction(capsys):
-    for prediction in PREDICTIONS:
-        _untrained(UNTRAINED - TRAINED)(prediction)
-    assert capsys.readouterr().out.count("fn-predict passed") == 3
-
-
-@pytest.mark.parametrize("gap, fragment", [
-    (TRAINED - UNTRAINED, "wrong sign"),
-    (UNTRAINED / TRAINED, "ratio"),
-    (UNTRAINED, "rate itself"),
-    (UNTRAINED - 0.16, "pool of 4·k"),
-    (UNTRAINED - 0.11, "pool of 1·k"),
-])
-def test_untrained_gap_names_each_mistake(gap, fragment):
-    assert_hidden(fails_with(_untrained(gap), "lower", fragment), UNTRAINED - TRAINED)
-
-
-def test_untrained_gap_wants_a_new_audit_as_a_fraction():
-    fails_with(_untrained(0.0, untrained=TRAINED), "lower", "audited the trained models again")
-    fails_with(_untrained(-8.0, untrained=12.0), "lower", "not a rate")
-    assert_hidden(fails_with(_untrained(0.5), "lower", "largest pool"), UNTRAINED - TRAINED)
-
-
-# -- every chapter: the prediction comes first -----------------------------------------------------
-RIGHT_MEASUREMENTS = {
-    "adversarial": _entropy(ENTROPY_CHANGE),
-    "reweighting": _share(SHARE),
-    "knowledge": _narrow(NARROW - SEMANTIC),
-    "case_study": _tail(TAIL_GAP),
-    "false_negatives": _untrained(UNTRAINED - TRAINED),
+#: chapter -> (check of a measured value, the right value, the exercise label)
+MEASUREMENTS = {
+    "adversarial": (_entropy, ENTROPY_CHANGE, "ex-adversarial-predict"),
+    "reweighting": (_share, SHARE, "ex-reweighting-predict"),
+    "knowledge": (_narrow, NARROW - SEMANTIC, "ex-knowledge-predict"),
+    "case_study": (_tail, TAIL_GAP, "case-predict"),
+    "false_negatives": (_untrained, UNTRAINED - TRAINED, "fn-predict"),
 }
+#: (chapter, a wrong measurement, a fragment of the message that names its mistake); the last
+#: case of each chapter is a number that matches no known mistake.
+MISTAKES = [
+    ("adversarial", -ENTROPY_CHANGE, "wrong sign"),
+    ("adversarial", 2.8 / 5.1, "ratio"),
+    ("adversarial", 2.2 - 5.1, "lowest entropy"),
+    ("adversarial", -0.2 - 0.05, "reward"),
+    ("adversarial", 2.8 - UNIFORM_ENTROPY, "uniform sampler's entropy"),
+    ("adversarial", 2.5 - 5.0, "single seed"),
+    ("adversarial", 3.1 - 5.2, "single seed"),
+    ("adversarial", -1.0, "last and the first epoch"),
+    ("reweighting", 1.0, "weights were ignored"),
+    ("reweighting", SHARE * 5, "share of k"),
+    ("reweighting", float(W.sum() ** 2 / (W ** 2).sum() / W.size), "pooled"),
+    ("reweighting", float((5 * (W ** 2).sum(1) / W.sum(1) ** 2).mean()), "inverted"),
+    ("reweighting", float((W.sum(1) / (W ** 2).sum(1)).mean() / 5), "square"),
+    ("reweighting", 0.5, "divided by k"),
+    ("knowledge", SEMANTIC - NARROW, "wrong sign"),
+    ("knowledge", NARROW / SEMANTIC, "ratio"),
+    ("knowledge", NARROW, "rate itself"),
+    ("knowledge", NARROW - 0.10, "exact uniform rate"),
+    ("knowledge", NARROW - 0.25, "'same genre' row"),
+    ("knowledge", NARROW - 0.12, "'uniform' row"),
+    ("knowledge", 0.5, "semantic rows"),
+    ("case_study", -TAIL_GAP, "wrong sign"),
+    ("case_study", 0.06 / 0.042, "ratio"),
+    ("case_study", 100 * TAIL_GAP, "percentage points"),
+    ("case_study", 0.06 - 0.03, "medians"),
+    ("case_study", _column_gap("hr@10_head"), "head cohort"),
+    ("case_study", _column_gap("hr@10_mid"), "mid cohort"),
+    ("case_study", _column_gap("hr@10"), "overall HR@10"),
+    ("case_study", _column_gap("ndcg@10"), "NDCG@10"),
+    ("case_study", _column_gap("balance"), "Balance"),
+    ("case_study", 0.5, "mean tail HR@10"),
+    ("false_negatives", TRAINED - UNTRAINED, "wrong sign"),
+    ("false_negatives", UNTRAINED / TRAINED, "ratio"),
+    ("false_negatives", UNTRAINED, "rate itself"),
+    ("false_negatives", UNTRAINED - 0.16, "pool of 4·k"),
+    ("false_negatives", UNTRAINED - 0.11, "pool of 1·k"),
+    ("false_negatives", 0.5, "largest pool"),
+]
 
 
-@pytest.mark.parametrize("chapter", list(RIGHT_MEASUREMENTS))
+@pytest.mark.parametrize("chapter", list(MEASUREMENTS))
+def test_the_right_measurement_passes_whatever_was_predicted(chapter, capsys):
+    check, right, label = MEASUREMENTS[chapter]
+    for prediction in (*PREDICTIONS, " Higher "):
+        check(right)(prediction)
+    assert capsys.readouterr().out.count(f"{label} passed") == 4
+
+
+@pytest.mark.parametrize("chapter, value, fragment", MISTAKES)
+def test_each_mistake_is_named_and_the_right_value_stays_hidden(chapter, value, fragment):
+    check, right, _ = MEASUREMENTS[chapter]
+    assert_hidden(fails_with(check(value), "lower", fragment), right)
+
+
+@pytest.mark.parametrize("chapter", list(MEASUREMENTS))
 @pytest.mark.parametrize("prediction", [None, "", "maybe", 1.0, ["lower"]])
 def test_a_prediction_must_be_written_as_one_of_three_words(chapter, prediction):
-    fails_with(RIGHT_MEASUREMENTS[chapter], prediction, "prediction")
+    check, right, _ = MEASUREMENTS[chapter]
+    fails_with(check(right), prediction, "prediction")
+
+
+@pytest.mark.parametrize("chapter", list(MEASUREMENTS))
+def test_a_measurement_must_be_one_finite_number(chapter):
+    check, _, _ = MEASUREMENTS[chapter]
+    fails_with(check("a lot"), "lower", "not a number")
+    fails_with(check(float("nan")), "lower", "not a finite number")
+
+
+def test_the_entropy_check_takes_rounded_values_and_works_without_the_uniform_entropy(capsys):
+    _entropy(np.float32(ENTROPY_CHANGE), uniform_entropy=None)("lower")
+    single = GENERATOR[GENERATOR.seed == 0].drop(columns="seed")      # one seed, no seed column
+    _entropy(2.5 - 5.0, generator=single)("lower")
+    assert capsys.readouterr().out.count("passed") == 2
+
+
+def test_the_share_check_wants_the_samplers_weights(capsys):
+    _share(np.float32(SHARE), W)("higher")                            # float32 value, NumPy weights
+    assert "passed" in capsys.readouterr().out
+    fails_with(_share(SHARE, WEIGHTS / 5), "lower", "do not sum to k")
+    fails_with(_share(SHARE, WEIGHTS[0]), "lower", "shape")
+
+
+def test_the_rate_checks_want_a_new_audit_given_as_a_fraction():
+    fails_with(_narrow(0.0, narrow=SEMANTIC), "higher", "audited the chapter's sampler again")
+    fails_with(_narrow(30 - 22, narrow=30.0), "higher", "not a rate")
+    fails_with(_untrained(0.0, untrained=TRAINED), "lower", "audited the trained models again")
+    fails_with(_untrained(-8.0, untrained=12.0), "lower", "not a rate")

@@ -25,7 +25,8 @@ import math
 import numpy as np
 
 from ._feedback import (as_array, as_number, call_answer, check_flaws, check_prediction_recorded, check_shape,
-                        check_signature, expect, fail, passed, same)
+                        check_signature, expect, fail, passed)
+from ._measured import check_difference
 
 __all__ = ["CRITIQUE_STATEMENTS", "check_reinforce_gradient", "check_estimator_moments", "check_softmax_entropy",
            "check_best_response", "check_prediction", "check_critique"]
@@ -304,13 +305,7 @@ def check_prediction(prediction, measured_change, generator, uniform_entropy=Non
     by_epoch = generator.groupby("epoch")[["entropy", "mean_reward"]].mean()
     entropy, reward = by_epoch["entropy"], by_epoch["mean_reward"]
     first, last = float(entropy.iloc[0]), float(entropy.iloc[-1])
-    if same(value, last - first, rtol=1e-6):
-        passed("ex-adversarial-predict", "now compare the sign with your prediction, and find the epoch where "
-               "the entropy was lowest before you explain the gap.")
-        return
     mistakes = [
-        (first - last, "Your change has the wrong sign.", "The last epoch's entropy minus the first epoch's."),
-        (last / first, "Your change is a ratio; the exercise asks for a difference in nats.", None),
         (float(entropy.min()) - first, "Your change ends at the epoch of lowest entropy, not at the last epoch.",
          "Take the last row of the per-epoch means: the question is where training ended."),
         (float(reward.iloc[-1] - reward.iloc[0]), "Your change is the generator's reward; the exercise asks "
@@ -321,15 +316,16 @@ def check_prediction(prediction, measured_change, generator, uniform_entropy=Non
                          "entropy, not with the generator's own start.", None))
     if "seed" in generator and generator["seed"].nunique() > 1:
         for _, run in generator.groupby("seed"):
-            mistakes.append((float(run.sort_values("epoch")["entropy"].iloc[-1] - run.sort_values("epoch")["entropy"].iloc[0]),
-                             "Your change is the one of a single seed.",
+            curve = run.sort_values("epoch")["entropy"]
+            mistakes.append((float(curve.iloc[-1] - curve.iloc[0]), "Your change is the one of a single seed.",
                              "Average the entropy over the seeds per epoch first."))
-    for candidate, message, hint in mistakes:
-        if same(value, candidate, rtol=1e-6):
-            fail(message, hint=hint)
-    fail("Your change is not the difference between the generator's mean entropy in the last and the first "
-         "epoch.", hint="Average the entropy over the seeds per epoch (groupby('epoch')), then subtract the "
-                        "first epoch's value from the last one's.")
+    check_difference(value, last, first, name="change", exercise="ex-adversarial-predict",
+                     detail="now compare the sign with your prediction, and find the epoch where the entropy was "
+                            "lowest before you explain the gap.",
+                     order="The last epoch's entropy minus the first epoch's.", mistakes=mistakes,
+                     what="the difference between the generator's mean entropy in the last and the first epoch",
+                     how="Average the entropy over the seeds per epoch (groupby('epoch')), then subtract the first "
+                         "epoch's value from the last one's.")
 
 
 # -- critique: an adversarial experiment -----------------------------------------------------------

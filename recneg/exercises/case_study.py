@@ -14,7 +14,8 @@ from scipy.stats import ttest_ind
 
 from ..data.interactions import Split
 from ..metrics import balance, popularity_cohorts
-from ._feedback import ExerciseCheckFailed, as_number, check_flaws, check_prediction_recorded, fail, passed, same
+from ._feedback import ExerciseCheckFailed, as_number, check_flaws, check_prediction_recorded, passed
+from ._measured import check_difference
 
 __all__ = ["CRITIQUE_STATEMENTS", "check_balance", "check_target_share", "check_welch_t", "check_prediction",
            "check_critique"]
@@ -106,25 +107,20 @@ def check_prediction(prediction, measured_gap, wide) -> None:
     def gap(table, column):
         return float(table.loc["popularity", column] - table.loc["uniform", column])
 
-    tail = gap(means, "hr@10_tail")
-    if same(value, tail, rtol=1e-6):
-        passed("case-predict", "now compare the sign with your prediction, and Welch's test over the five seeds "
-               "with the sign before you call it a difference.")
-        return
     pop, uni = float(means.loc["popularity", "hr@10_tail"]), float(means.loc["uniform", "hr@10_tail"])
     mistakes = [
-        (-tail, "Your gap has the wrong sign.", "Popularity minus uniform."),
-        (pop / uni if uni else None, "Your gap is a ratio; the exercise asks for a difference.", None),
-        (100 * tail, "Your gap is in percentage points; the table holds fractions.", "Do not multiply by 100."),
+        (100 * (pop - uni), "Your gap is in percentage points; the table holds fractions.", "Do not multiply by 100."),
         (gap(medians, "hr@10_tail"), "Your gap compares medians over the seeds; the table reports means.", None),
     ]
     mistakes += [(gap(means, column), f"Your gap is in {what}; the exercise asks about the tail cohort "
                   "(hr@10_tail).", None) for column, what in _OTHER_COLUMNS.items() if column in means]
-    for candidate, message, hint in mistakes:
-        if candidate is not None and same(value, candidate, rtol=1e-6):
-            fail(message, hint=hint)
-    fail("Your gap is not the difference of the two samplers' mean tail HR@10 in the published table.",
-         hint="Average each sampler's hr@10_tail over its seeds, then subtract uniform's from popularity's.")
+    check_difference(value, pop, uni, name="gap", exercise="case-predict",
+                     detail="now compare the sign with your prediction, and Welch's test over the five seeds with "
+                            "the sign before you call it a difference.",
+                     order="Popularity minus uniform.", mistakes=mistakes,
+                     what="the difference of the two samplers' mean tail HR@10 in the published table",
+                     how="Average each sampler's hr@10_tail over its seeds, then subtract uniform's from "
+                         "popularity's.")
 
 
 #: Statements about a reading of the study (exercise case-critique):

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.stats import binom, hypergeom
 
 from ._feedback import as_number, call_answer, check_flaws, check_prediction_recorded, fail, passed, same
+from ._measured import check_difference
 
 __all__ = ["CRITIQUE_STATEMENTS", "check_uniform_fnr", "check_popularity_fnr", "check_expected_sampled_hr",
            "check_prediction", "check_critique"]
@@ -164,22 +165,18 @@ def check_prediction(prediction, measured_gap, untrained_rate, adaptive_fnr) -> 
     if same(untrained, trained, rtol=1e-9):
         fail("Your untrained_rate is the chapter's trained row itself: you audited the trained models again.",
              hint="Give the sampler a fresh BPRMF (same size, never trained) as its scorer.")
-    if same(value, untrained - trained, rtol=1e-6):
-        passed("fn-predict", "now compare the sign with your prediction, and the untrained rate with the "
-               "uniform one before you explain the gap.")
-        return
     mistakes = [
-        (trained - untrained, "Your gap has the wrong sign.", "The untrained scorer's rate minus the trained one's."),
-        (untrained / trained if trained else None, "Your gap is a ratio; the exercise asks for a difference.", None),
         (untrained, "Your gap is the untrained scorer's rate itself.", "Subtract the trained row's mean rate."),
     ]
     mistakes += [(untrained - float(rate), f"You compared with the trained sampler's pool of {pool}·k; the "
                   "question keeps the largest pool.", None) for pool, rate in by_pool.items() if pool != largest]
-    for candidate, message, hint in mistakes:
-        if candidate is not None and same(value, candidate, rtol=1e-6):
-            fail(message, hint=hint)
-    fail("Your gap is not untrained_rate minus the mean rate of the trained models at the largest pool.",
-         hint="adaptive_fnr.groupby('oversampling')['rate'].mean() holds the trained rows, one per pool size.")
+    check_difference(value, untrained, trained, name="gap", exercise="fn-predict",
+                     detail="now compare the sign with your prediction, and the untrained rate with the uniform "
+                            "one before you explain the gap.",
+                     order="The untrained scorer's rate minus the trained one's.", mistakes=mistakes,
+                     what="untrained_rate minus the mean rate of the trained models at the largest pool",
+                     how="adaptive_fnr.groupby('oversampling')['rate'].mean() holds the trained rows, one per "
+                         "pool size.")
 
 
 #: Statements about a false-negative and evaluation study (exercise fn-critique):

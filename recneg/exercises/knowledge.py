@@ -23,6 +23,7 @@ import torch
 
 from ._feedback import (as_array, as_number, call_answer, check_close, check_flaws, check_prediction_recorded,
                         check_shape, check_signature, expect, fail, passed, same)
+from ._measured import check_difference
 
 __all__ = ["CRITIQUE_STATEMENTS", "check_same_genre_mask", "check_stratified_probs", "check_reach_probability",
            "check_semantic_neighbours", "check_prediction", "check_critique"]
@@ -299,24 +300,20 @@ def check_prediction(prediction, measured_gap, narrow_rate, fnr) -> None:
     if same(narrow, semantic, rtol=1e-9):
         fail("Your narrow_rate is the audit's semantic row itself: you audited the chapter's sampler again.",
              hint="Build SemanticSampler(embeddings=world.latent.item_vectors, top_n=10).")
-    if same(value, narrow - semantic, rtol=1e-6):
-        passed("ex-knowledge-predict", "now compare the sign with your prediction, and the gap with the "
-               "audit's per-user standard errors.")
-        return
     mistakes = [
-        (semantic - narrow, "Your gap has the wrong sign.", "narrow_rate minus the semantic row's rate."),
-        (narrow / semantic if semantic else None, "Your gap is a ratio; the exercise asks for a difference.", None),
         (narrow, "Your gap is the narrow pool's rate itself.", "Subtract the semantic row's mean rate."),
         (narrow - float(fnr["uniform_rate"].mean()), "You compared with the exact uniform rate; the question "
          "compares the narrow pool with the semantic row.", None),
     ]
     mistakes += [(narrow - float(rate), f"You compared with the {label!r} row; the question compares the narrow "
                   "pool with the semantic row.", None) for label, rate in rates.items() if label != "semantic"]
-    for candidate, message, hint in mistakes:
-        if candidate is not None and same(value, candidate, rtol=1e-6):
-            fail(message, hint=hint)
-    fail("Your gap is not narrow_rate minus the mean false-negative rate of the semantic rows.",
-         hint="fnr[fnr.sampler == 'semantic']['fnr'].mean() is the semantic row, averaged over the seeds.")
+    check_difference(value, narrow, semantic, name="gap", exercise="ex-knowledge-predict",
+                     detail="now compare the sign with your prediction, and the gap with the audit's per-user "
+                            "standard errors.",
+                     order="narrow_rate minus the semantic row's rate.", mistakes=mistakes,
+                     what="narrow_rate minus the mean false-negative rate of the semantic rows",
+                     how="fnr[fnr.sampler == 'semantic']['fnr'].mean() is the semantic row, averaged over the "
+                         "seeds.")
 
 
 # -- critique: a knowledge-enhanced experiment ------------------------------------------------------
