@@ -11,7 +11,11 @@ items with temperature ``τ``, ``p_τ(j) = exp(g_j / τ) / Σ_i exp(g_i / τ)``.
 * :func:`check_softmax_entropy` (``ex-adversarial-temperature``): the entropy of the
   generator's distribution as a function of the temperature;
 * :func:`check_best_response` (``ex-adversarial-best-response``): the synthetic negative
-  that a generative-ANG generator should output against a frozen recommender.
+  that a generative-ANG generator should output against a frozen recommender;
+* :func:`check_prediction` (``ex-adversarial-predict``): a prediction written down, then
+  the change of the IRGAN generator's entropy over training measured;
+* :func:`check_critique` (``ex-adversarial-critique``): the flaws of an adversarial
+  experiment, among the statements of :data:`CRITIQUE_STATEMENTS`.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ import math
 
 import numpy as np
 
-from ._feedback import as_array, call_answer, check_shape, check_signature, expect, fail, passed
+from ._feedback import (as_array, as_number, call_answer, check_flaws, check_prediction_recorded, check_shape,
+                        check_signature, expect, fail, passed)
+from ._measured import check_difference
 
-__all__ = ["check_reinforce_gradient", "check_estimator_moments", "check_softmax_entropy", "check_best_response"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_reinforce_gradient", "check_estimator_moments", "check_softmax_entropy",
+           "check_best_response", "check_prediction", "check_critique"]
 
 
 def _softmax(logits: np.ndarray, tau: float = 1.0) -> np.ndarray:
@@ -281,3 +288,73 @@ def check_best_response(best_response) -> None:
         fail(f"{where}; expected {_fmt(expected)}.", hint="v = r · e_u / ‖e_u‖, row by row.")
     passed("ex-adversarial-best-response",
            "against a frozen recommender the best synthetic negative is r · e_u/‖e_u‖, whatever the noise")
+
+
+# -- predict, then measure: the generator's entropy over training --------------------------------
+def check_prediction(prediction, measured_change, generator, uniform_entropy=None) -> None:
+    """Exercise ``ex-adversarial-predict``: a prediction written down, and the change of the
+    generator's entropy from the first epoch to the last measured correctly.
+
+    ``generator`` is the chapter's per-epoch record of the IRGAN generators (columns
+    ``"epoch"``, ``"entropy"``, ``"mean_reward"``, one row per epoch and seed); the change
+    is the last epoch's entropy minus the first's, each averaged over the seeds.
+    ``uniform_entropy``, the uniform sampler's entropy, only serves to name a mistake.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(measured_change, "measured_change")
+    by_epoch = generator.groupby("epoch")[["entropy", "mean_reward"]].mean()
+    entropy, reward = by_epoch["entropy"], by_epoch["mean_reward"]
+    first, last = float(entropy.iloc[0]), float(entropy.iloc[-1])
+    mistakes = [
+        (float(entropy.min()) - first, "Your change ends at the epoch of lowest entropy, not at the last epoch.",
+         "Take the last row of the per-epoch means: the question is where training ended."),
+        (float(reward.iloc[-1] - reward.iloc[0]), "Your change is the generator's reward; the exercise asks "
+         "about its entropy.", None),
+    ]
+    if uniform_entropy is not None:
+        mistakes.append((last - float(uniform_entropy), "You compared the last epoch with the uniform sampler's "
+                         "entropy, not with the generator's own start.", None))
+    if "seed" in generator and generator["seed"].nunique() > 1:
+        for _, run in generator.groupby("seed"):
+            curve = run.sort_values("epoch")["entropy"]
+            mistakes.append((float(curve.iloc[-1] - curve.iloc[0]), "Your change is the one of a single seed.",
+                             "Average the entropy over the seeds per epoch first."))
+    check_difference(value, last, first, name="change", exercise="ex-adversarial-predict",
+                     detail="now compare the sign with your prediction, and find the epoch where the entropy was "
+                            "lowest before you explain the gap.",
+                     order="The last epoch's entropy minus the first epoch's.", mistakes=mistakes,
+                     what="the difference between the generator's mean entropy in the last and the first epoch",
+                     how="Average the entropy over the seeds per epoch (groupby('epoch')), then subtract the first "
+                         "epoch's value from the last one's.")
+
+
+# -- critique: an adversarial experiment -----------------------------------------------------------
+#: Statements about an adversarial experiment (exercise ex-adversarial-critique):
+#: letter -> (statement, is it a flaw of that experiment?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("IRGAN's test numbers come from its last epoch, after its generator's entropy had collapsed, "
+          "while uniform and DNS were tested at their best validation epoch.", True,
+          "one checkpoint rule for every arm"),
+    "B": ("The generator's reward was computed from the recommender's scores under torch.no_grad(), "
+          "so the generator's step never changed the recommender.", False,
+          "the reward must not move the other player; recneg's scorer is a no-grad view too"),
+    "C": ("The generator's learning rate and temperature were chosen by the test NDCG@10 of a sweep.", True,
+          "tuning on the test split"),
+    "D": ("The generator's softmax ran over the whole catalogue, and draws that were training positives of "
+          "their user were kept as negatives.", True, "negatives that can equal a positive"),
+    "E": ("The false-negative audit drew from the trained generator, frozen: it called sample, never "
+          "learn_from_batch.", False, "an audit must not change the sampler it measures"),
+    "F": ("IRGAN was declared better than DNS from one seed of each, without an interval.", True,
+          "statistics"),
+    "G": ("IRGAN's sampling cost was timed on its draws alone, although training takes a generator step "
+          "after every draw.", True, "the cost training actually pays"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ``ex-adversarial-critique``: the letters of :data:`CRITIQUE_STATEMENTS` that
+    are flaws of the experiment."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="ex-adversarial-critique",
+                hint="Walk through what the chapter checks before it reads a number: which checkpoint each "
+                     "arm is tested at, which split chose the settings, what the generator may draw, how "
+                     "many seeds, and what one training step of the sampler costs.")

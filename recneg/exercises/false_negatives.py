@@ -1,7 +1,10 @@
 """Self-checks for the exercises of "False negatives and evaluation pitfalls".
 
 A failing check says which mistake the answer looks like, and gives a hint; it never
-prints the expected value.
+prints the expected value. Besides the computations, :func:`check_prediction`
+(``fn-predict``) takes a prediction written down and then the measured change of a hard
+sampler's false-negative rate when its scorer is untrained, and :func:`check_critique`
+(``fn-critique``) the flaws among the statements of :data:`CRITIQUE_STATEMENTS`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import math
 import numpy as np
 from scipy.stats import binom, hypergeom
 
-from ._feedback import as_number, call_answer, fail, passed, same
+from ._feedback import as_number, call_answer, check_flaws, check_prediction_recorded, fail, passed, same
+from ._measured import check_difference
 
-__all__ = ["check_uniform_fnr", "check_popularity_fnr", "check_expected_sampled_hr"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_uniform_fnr", "check_popularity_fnr", "check_expected_sampled_hr",
+           "check_prediction", "check_critique"]
 
 
 def _allowed(train_mask: np.ndarray) -> np.ndarray:
@@ -138,3 +143,67 @@ def check_expected_sampled_hr(fn) -> None:
          hint="The number of sampled items above the target is hypergeometric: n draws without "
               "replacement from the n_unseen - 1 other unseen items, r of which rank above it; a hit "
               "is at most k - 1 of them.")
+
+
+def check_prediction(prediction, measured_gap, untrained_rate, adaptive_fnr) -> None:
+    """Exercise ``fn-predict``: a prediction written down, and the gap between the adaptive
+    sampler's false-negative rate with an untrained scorer and with the trained BPR-MF measured.
+
+    ``untrained_rate`` is the reader's audited rate (mean over the seeds) at the largest pool;
+    ``adaptive_fnr`` is the chapter's audit table (columns ``"oversampling"``, ``"rate"``);
+    the gap is ``untrained_rate`` minus the mean rate at the largest oversampling factor.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(measured_gap, "measured_gap")
+    untrained = as_number(untrained_rate, "untrained_rate", hint="Store one number: the mean rate over the seeds.")
+    if not 0.0 <= untrained <= 1.0:
+        fail("Your untrained_rate is not a rate between 0 and 1.",
+             hint="Give it as a fraction (the 'rate' of false_negative_rate), not a percentage.")
+    by_pool = adaptive_fnr.groupby("oversampling")["rate"].mean()
+    largest = by_pool.index.max()
+    trained = float(by_pool[largest])
+    if same(untrained, trained, rtol=1e-9):
+        fail("Your untrained_rate is the chapter's trained row itself: you audited the trained models again.",
+             hint="Give the sampler a fresh BPRMF (same size, never trained) as its scorer.")
+    mistakes = [
+        (untrained, "Your gap is the untrained scorer's rate itself.", "Subtract the trained row's mean rate."),
+    ]
+    mistakes += [(untrained - float(rate), f"You compared with the trained sampler's pool of {pool}·k; the "
+                  "question keeps the largest pool.", None) for pool, rate in by_pool.items() if pool != largest]
+    check_difference(value, untrained, trained, name="gap", exercise="fn-predict",
+                     detail="now compare the sign with your prediction, and the untrained rate with the uniform "
+                            "one before you explain the gap.",
+                     order="The untrained scorer's rate minus the trained one's.", mistakes=mistakes,
+                     what="untrained_rate minus the mean rate of the trained models at the largest pool",
+                     how="adaptive_fnr.groupby('oversampling')['rate'].mean() holds the trained rows, one per "
+                         "pool size.")
+
+
+#: Statements about a false-negative and evaluation study (exercise fn-critique):
+#: letter -> (statement, is it a flaw of that study?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("Four models were ranked by HR@10 against 100 sampled items, and the order was reported as if it "
+          "were the full-ranking order.", True, "sampled metrics can re-order models"),
+    "B": ("The popularity sampler's counts included the validation and test targets.", True,
+          "popularity counted on test data"),
+    "C": ("The uniform sampler drew from the whole catalogue, and draws equal to one of the user's training "
+          "items were kept as negatives.", True, "negatives that can equal a positive"),
+    "D": ("The false-negative audit drew the same number of negatives for every user, so every user weighed "
+          "the same in the rate.", False, "with equal draws per user, the pooled rate is the mean of the "
+          "per-user rates"),
+    "E": ("The adaptive sampler scored its candidates under torch.no_grad().", False,
+          "choosing negatives needs scores, not gradients"),
+    "F": ("The hard-negative sampler's false-negative rate was measured with an untrained model as its "
+          "scorer and reported as the rate it has during training.", True,
+          "the scorer a rate was measured with"),
+    "G": ("The sampled metrics drew the 100 items by popularity for one model and uniformly for the "
+          "others.", True, "one protocol for every model"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ``fn-critique``: the letters of :data:`CRITIQUE_STATEMENTS` that are flaws."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="fn-critique",
+                hint="Walk through the chapter's two pitfalls and their guards: what the negatives are drawn "
+                     "from, what popularity is counted on, which model scores a hard sampler's candidates, "
+                     "and which protocol each number comes from.")

@@ -9,6 +9,11 @@ walk step, ranking neighbours by raw dot products, keeping the item itself).
 >>> import torch
 >>> check_same_genre_mask(lambda genres, anchors: (genres[anchors].float() @ genres.float().T) > 0)
 ✓ ex-knowledge-same-genre passed: an item qualifies as soon as it shares one genre with the positive
+
+Two exercises ask for judgement rather than code: :func:`check_prediction`
+(``ex-knowledge-predict``) takes a prediction written down and then the measured change of
+the semantic sampler's false-negative rate with a narrower pool, and :func:`check_critique`
+(``ex-knowledge-critique``) the flaws among the statements of :data:`CRITIQUE_STATEMENTS`.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._feedback import as_array, call_answer, check_close, check_shape, check_signature, expect, fail, passed
+from ._feedback import (as_array, as_number, call_answer, check_close, check_flaws, check_prediction_recorded,
+                        check_shape, check_signature, expect, fail, passed, same)
+from ._measured import check_difference
 
-__all__ = ["check_same_genre_mask", "check_stratified_probs", "check_reach_probability",
-           "check_semantic_neighbours"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_same_genre_mask", "check_stratified_probs", "check_reach_probability",
+           "check_semantic_neighbours", "check_prediction", "check_critique"]
 
 
 # -- shared toy catalogue ---------------------------------------------------------------------------
@@ -270,3 +277,72 @@ def check_semantic_neighbours(answer) -> None:
              hint="cosine(a, b) = a·b / (|a| |b|); exclude the item itself and row 0.")
     passed("ex-knowledge-semantic", "your neighbours are the items nearest by cosine similarity, as "
                                     "SemanticSampler's table")
+
+
+
+# -- predict, then measure: a narrower semantic pool ------------------------------------------------
+def check_prediction(prediction, measured_gap, narrow_rate, fnr) -> None:
+    """Exercise ``ex-knowledge-predict``: a prediction written down, and the gap between the
+    false-negative rate of a narrower semantic pool and the audit's semantic row measured.
+
+    ``narrow_rate`` is the reader's audited rate with ``top_n = 10`` (mean over the seeds);
+    ``fnr`` is the chapter's audit table (columns ``"sampler"``, ``"fnr"``, ``"uniform_rate"``);
+    the gap is ``narrow_rate`` minus the mean rate of the ``"semantic"`` rows.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(measured_gap, "measured_gap")
+    narrow = as_number(narrow_rate, "narrow_rate")
+    if not 0.0 <= narrow <= 1.0:
+        fail("Your narrow_rate is not a rate between 0 and 1.",
+             hint="Give it as a fraction (the 'rate' of false_negative_rate), not a percentage.")
+    rates = fnr.groupby("sampler")["fnr"].mean()
+    semantic = float(rates["semantic"])
+    if same(narrow, semantic, rtol=1e-9):
+        fail("Your narrow_rate is the audit's semantic row itself: you audited the chapter's sampler again.",
+             hint="Build SemanticSampler(embeddings=world.latent.item_vectors, top_n=10).")
+    mistakes = [
+        (narrow, "Your gap is the narrow pool's rate itself.", "Subtract the semantic row's mean rate."),
+        (narrow - float(fnr["uniform_rate"].mean()), "You compared with the exact uniform rate; the question "
+         "compares the narrow pool with the semantic row.", None),
+    ]
+    mistakes += [(narrow - float(rate), f"You compared with the {label!r} row; the question compares the narrow "
+                  "pool with the semantic row.", None) for label, rate in rates.items() if label != "semantic"]
+    check_difference(value, narrow, semantic, name="gap", exercise="ex-knowledge-predict",
+                     detail="now compare the sign with your prediction, and the gap with the audit's per-user "
+                            "standard errors.",
+                     order="narrow_rate minus the semantic row's rate.", mistakes=mistakes,
+                     what="narrow_rate minus the mean false-negative rate of the semantic rows",
+                     how="fnr[fnr.sampler == 'semantic']['fnr'].mean() is the semantic row, averaged over the "
+                         "seeds.")
+
+
+# -- critique: a knowledge-enhanced experiment ------------------------------------------------------
+#: Statements about a knowledge-enhanced experiment (exercise ex-knowledge-critique):
+#: letter -> (statement, is it a flaw of that experiment?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("Same-genre and uniform negatives were compared on MovieLens-100K by ranking each test target "
+          "against 100 randomly sampled items, and the numbers were reported as full-ranking accuracy.", True,
+          "sampled metrics reported as full ranking"),
+    "B": ("The stratified sampler's popularity bands were computed from the interactions of the whole log, "
+          "test rows included.", True, "popularity counted on test data"),
+    "C": ("The predefined sampler's model trained on every rating, the one- and two-star ones included, "
+          "while the same low ratings served as its negatives.", True, "an item both positive and negative"),
+    "D": ("The semantic sampler's embeddings were computed once, before training, from the films' titles "
+          "and genres.", False, "item content carries nothing from the test period"),
+    "E": ("False negatives were counted on a synthetic world whose preferences are known, not on "
+          "MovieLens.", False, "only known preferences can count false negatives"),
+    "F": ("Same-genre negatives were declared worse than uniform ones from one seed of each.", True,
+          "statistics"),
+    "G": ("The attribute sampler's throughput was timed with its compatibility mask built once and reused "
+          "for every batch, although training builds a mask for every row of every batch.", True,
+          "cost measured on a path training does not take"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ``ex-knowledge-critique``: the letters of :data:`CRITIQUE_STATEMENTS` that are
+    flaws of the experiment."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="ex-knowledge-critique",
+                hint="Walk through the chapter's protocol: how accuracy is ranked, what popularity is "
+                     "counted on, what a model trains on next to its negatives, how many seeds, and what "
+                     "a timed call does that training does.")

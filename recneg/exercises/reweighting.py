@@ -1,4 +1,13 @@
-"""Self-checks for the exercises of "Importance re-weighting"."""
+"""Self-checks for the exercises of "Importance re-weighting".
+
+* :func:`check_convergence` (``ex-reweighting-convergence``), :func:`check_self_adversarial`
+  (``ex-reweighting-selfadv``) and :func:`check_fn_probability` (``ex-reweighting-posterior``):
+  the corrected estimate, the weights and the false-negative posterior by hand;
+* :func:`check_prediction` (``ex-reweighting-predict``): a prediction written down, then
+  the share of self-adversarial draws that effectively count measured;
+* :func:`check_critique` (``ex-reweighting-critique``): the flaws of a re-weighting
+  experiment, among the statements of :data:`CRITIQUE_STATEMENTS`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +15,11 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from ._feedback import ExerciseCheckFailed, as_array, call_answer, check_close, check_shape, expect, passed
+from ._feedback import (ExerciseCheckFailed, as_array, as_number, call_answer, check_close, check_flaws,
+                        check_prediction_recorded, check_shape, expect, fail, passed, same)
 
-__all__ = ["check_convergence", "check_self_adversarial", "check_fn_probability"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_convergence", "check_self_adversarial", "check_fn_probability",
+           "check_prediction", "check_critique"]
 
 
 def check_convergence(corrected_estimate, true_p: float, *, ks=(2, 64), n: int = 400) -> None:
@@ -67,3 +78,74 @@ def check_fn_probability(fn_probability) -> None:
     check_close(value, expected, name="P(FN | s)", rtol=1e-6, atol=1e-9,
                 hint="Multiply the density ratio by the class prior π = 0.1.")
     passed("ex-reweighting-posterior", "the posterior rises with the score and saturates at 1.")
+
+
+def check_prediction(prediction, measured_share, weights) -> None:
+    """Exercise ex-reweighting-predict: a prediction written down, and the share of the draws
+    that effectively count measured correctly.
+
+    ``weights`` are the ``(users, k)`` self-adversarial weights of the draws; the share is
+    the mean over users of the effective sample size ``(Σ w)² / Σ w²`` divided by ``k``.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(measured_share, "measured_share")
+    w = as_array(weights.detach() if torch.is_tensor(weights) else weights, "weights").astype(np.float64)
+    expect(w.ndim == 2 and w.shape[1] > 1, f"Your weights have shape {w.shape}; pass the (users, k) weights of "
+           "the draws.", hint="The sampler returns them as .weights of its NegativeSample.")
+    k = w.shape[1]
+    expect(bool(np.allclose(w.sum(1), k, rtol=1e-3)), "Your weights do not sum to k in every row, so they are "
+           "not the sampler's self-adversarial weights.",
+           hint="Pass the .weights of ScoreWeightedSampler's draw: k · softmax(s / τ) per row.")
+    squares = (w ** 2).sum(1)
+    share = float((w.sum(1) ** 2 / squares).mean() / k)
+    if same(value, share, rtol=1e-4):
+        passed("ex-reweighting-predict", "now compare it with the table's share at the same τ before you "
+               "explain the gap.")
+        return
+    mistakes = [
+        (1.0, "Your share is 1, the value of equal weights: the weights were ignored.",
+         "Compute the effective sample size from the weights of the draws."),
+        (share * k, "Your value is an effective sample size, a number of negatives; the exercise asks for its "
+         "share of k.", "Divide by k, the negatives per user."),
+        (float(w.sum() ** 2 / (w ** 2).sum() / w.size), "You pooled every user's draws into one effective "
+         "sample size.", "Compute (Σw)² / Σw² per user (row), then average over users."),
+        (float((k * squares / w.sum(1) ** 2).mean()), "Your share is inverted: k Σw² / (Σw)² instead of "
+         "(Σw)² / (k Σw²).", None),
+        (float((w.sum(1) / squares).mean() / k), "You did not square the sum of the weights.", "(Σw)², not Σw."),
+    ]
+    for candidate, message, hint in mistakes:
+        if same(value, candidate, rtol=1e-4):
+            fail(message, hint=hint)
+    fail("Your share is not the mean effective sample size of the rows divided by k.",
+         hint="Per user: (Σ_j w_j)² / Σ_j w_j²; average over users; divide by k.")
+
+
+#: Statements about a re-weighting experiment (exercise ex-reweighting-critique):
+#: letter -> (statement, is it a flaw of that experiment?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("Popularity negatives entered the sampled softmax without the logQ correction, and its estimate "
+          "of the positive's probability was compared with the full softmax as if it were unbiased.", True,
+          "the proposal's bias (logQ)"),
+    "B": ("The self-adversarial weights were softmax(s/τ), summing to 1 over a user's k negatives, and the "
+          "run was compared with unweighted uniform negatives (weight 1 each) at the same learning rate.", True,
+          "weights that are not normalised"),
+    "C": ("The false-negative audit of the weighting samplers reported only the share of false negatives "
+          "among the draws.", True, "weights ignored in the audit"),
+    "D": ("The self-adversarial weights were computed with gradients enabled, so the loss also "
+          "back-propagated through them into the scores.", True, "weights are constants of the loss"),
+    "E": ("The bias of the sampled softmax was measured on a catalogue small enough to compute the exact "
+          "full softmax.", False, "an exact reference is what makes a bias measurable"),
+    "F": ("A weighting was declared better than uniform on a difference in NDCG@10 smaller than the "
+          "standard deviation across seeds.", True, "statistics"),
+    "G": ("Every weighting was audited on the same users, the same positives and the same draw seed.", False,
+          "the same draws isolate the effect of the weights"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ex-reweighting-critique: the letters of :data:`CRITIQUE_STATEMENTS` that are
+    flaws of the experiment."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="ex-reweighting-critique",
+                hint="Walk through what the chapter measures: the proposal a softmax must be corrected for, "
+                     "what the weights sum to and whether they carry a gradient, what an audit of weights "
+                     "must count, and the spread across seeds.")
