@@ -2,14 +2,14 @@
 
 For each log size (1M, 5M and 20M synthetic interactions by default) the script
 
-1. generates the log on the executors with :func:`recneg.spark.synthetic_log` and writes
+1. generates the log on the executors with :func:`recneg.scale.spark.synthetic_log` and writes
    it to parquet (the common input of both paths);
 2. **Spark**: reads the parquet, draws ``k`` popularity negatives *per interaction*
    (``per="interaction"``, so the output has ``k * n`` rows) with
-   :func:`recneg.spark.popularity_negatives`, and writes them to parquet;
+   :func:`recneg.scale.spark.popularity_negatives`, and writes them to parquet;
 3. **in memory**: in a subprocess whose address space is capped with
    ``resource.setrlimit(RLIMIT_AS)``, loads the whole log with pandas and runs the
-   vectorised numpy engine (:func:`recneg.sampling_io.memory_negative_arrays`: per-user
+   vectorised numpy engine (:func:`recneg.scale.memory.memory_negative_arrays`: per-user
    rejection sampling, the same negatives as Spark) and writes parquet — or dies of the
    cap, which is reported with the peak resident memory it reached.
 
@@ -75,7 +75,8 @@ def memory_worker(log_path: str, out_path: str, k: int, alpha: float, cap_bytes:
     try:
         import pandas as pd
 
-        from recneg.sampling_io import memory_negative_arrays, write_table
+        from recneg.scale.files import write_table
+        from recneg.scale.memory import memory_negative_arrays
 
         frame = pd.read_parquet(log_path, columns=["user", "item"])
         columns = memory_negative_arrays(frame, k, method="popularity", alpha=alpha, per="interaction", replace=True, seed=0)
@@ -104,7 +105,7 @@ def run_memory(log_path: Path, out_path: Path, k: int, alpha: float, cap_gb: flo
 
 # --- the Spark path ----------------------------------------------------------------------------
 def run_spark(spark, log_path: Path, out_path: Path, k: int, alpha: float) -> dict:
-    from recneg.spark import popularity_negatives
+    from recneg.scale.spark import popularity_negatives
 
     shutil.rmtree(out_path, ignore_errors=True)
     cpu0, started = process_tree_cpu_seconds(), time.perf_counter()
@@ -131,13 +132,13 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
 
-    from recneg.spark import spark_session, synthetic_log
+    from recneg.scale.spark import spark_session, synthetic_log
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     spark = spark_session(args.master, driver_memory=args.driver_memory, shuffle_partitions=16,
                           config={"spark.local.dir": str(args.workdir / "spark-local")})
     spark.sparkContext.setLogLevel("ERROR")
-    print(f"# recneg.spark benchmark: {args.master}, driver {args.driver_memory}, k={args.k} popularity negatives "
+    print(f"# recneg.scale.spark benchmark: {args.master}, driver {args.driver_memory}, k={args.k} popularity negatives "
           f"(alpha={args.alpha}, with replacement) per interaction, {args.items:,} items, Zipf {args.zipf}")
     print(f"# in-memory path capped at {args.memory_cap_gb:g} GiB of address space; machine: {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start")

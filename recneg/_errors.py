@@ -76,7 +76,7 @@ def check_negatives_fit(name: str, requested: int, available: int, *, pool: str)
 
     The rule, applied before anything is allocated: a *configured* number of negatives
     (``recneg train/compare --negatives`` and ``--n-sampled`` against the items of the
-    split, ``recneg sample --k`` and :func:`recneg.sampling_io.memory_negatives` against
+    split, ``recneg sample --k`` and :func:`recneg.scale.memory.memory_negatives` against
     the distinct items of the log) may not exceed the candidate items. Up to that cap a
     user who has seen many items may get fewer distinct negatives than asked, which
     ``recneg sample`` reports as a shortfall. Beyond it a request can only repeat items,

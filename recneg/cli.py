@@ -18,20 +18,16 @@ renamed into place, so a failed run never leaves a partial file.
 
 Adding a subcommand. Each subcommand is a function ``add_<name>_command(subparsers)``
 that adds its parser and sets ``handler=<function(args) -> int>`` with
-``set_defaults``. The built-in ones are listed in :data:`COMMANDS`; a command that lives
-in another module (``recneg sample`` in ``recneg.spark_cli``) is registered by naming
-its module and function in :data:`EXTENSIONS` — it is added when that module can be
-imported, and skipped otherwise.
+``set_defaults``; every one is listed in :data:`COMMANDS` (``recneg sample`` comes from
+:mod:`recneg.scale.cli`, ``recneg experiment`` from :mod:`recneg.experiment_cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -40,13 +36,12 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from ._atomic import atomic_path
 from ._errors import RecnegError, check_negatives_fit
 from .experiment_cli import add_experiment_command
+from .scale.cli import add_sample_command
 
-__all__ = ["main", "build_parser", "COMMANDS", "EXTENSIONS", "atomic_output"]
-
-#: ``(module, function)`` pairs of subcommands defined outside this module.
-EXTENSIONS: tuple[tuple[str, str], ...] = (("recneg.spark_cli", "add_sample_command"),)
+__all__ = ["main", "build_parser", "COMMANDS"]
 
 
 # -- plumbing ---------------------------------------------------------------------------
@@ -66,35 +61,6 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-@contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is left untouched (an
-    existing file keeps its old contents).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> with atomic_output(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> target.read_text()
-    'done'
-    """
-    path = Path(path)
-    _check_output_file(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _check_output_file(path) -> None:
     """Raise now if ``path`` could not be written later (missing folder, a folder)."""
     path = Path(path)
@@ -106,7 +72,8 @@ def _check_output_file(path) -> None:
 
 
 def _write_csv(frame: pd.DataFrame, path) -> None:
-    with atomic_output(path) as tmp:
+    _check_output_file(path)
+    with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 
 
@@ -576,7 +543,7 @@ def _run_compare(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out / "results.csv", out / "cohorts.png"
     # Both files are complete before either is renamed into place.
-    with atomic_output(csv_path) as csv_tmp, atomic_output(png_path) as png_tmp:
+    with atomic_path(csv_path) as csv_tmp, atomic_path(png_path) as png_tmp:
         results.to_csv(csv_tmp, index=False)
         figure.savefig(png_tmp, format="png", dpi=120)
     first = results.iloc[0]
@@ -591,22 +558,11 @@ def _run_compare(args) -> int:
 
 # -- parser and entry point -------------------------------------------------------------
 COMMANDS: list[Callable] = [add_datasets_command, add_inspect_command, add_train_command,
-                            add_compare_command, add_experiment_command]
-
-
-def _extensions(subparsers) -> None:
-    for module_name, function in EXTENSIONS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:
-                continue  # the extension is not part of this installation
-            raise
-        getattr(module, function)(subparsers)
+                            add_compare_command, add_experiment_command, add_sample_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full ``recneg`` argument parser (built-in commands plus extensions)."""
+    """The full ``recneg`` argument parser, with every command of :data:`COMMANDS`."""
     parser = _Parser(
         prog="recneg",
         description="Negative sampling for recommendation: datasets, training and "
@@ -617,7 +573,6 @@ def build_parser() -> argparse.ArgumentParser:
                                        parser_class=_Parser)
     for register in COMMANDS:
         register(subparsers)
-    _extensions(subparsers)
     return parser
 
 

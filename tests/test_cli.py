@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from recneg import RecnegError, cli
-from recneg.cli import atomic_output, main
+from recneg._atomic import atomic_path
+from recneg.cli import main
 
 # A synthetic world and a model small enough for a training run in about a second.
 TINY = ["--users", "40", "--items", "30", "--epochs", "1", "--hidden", "8", "--maxlen", "10",
@@ -120,18 +121,37 @@ def test_help_exits_zero(capsys):
 
 
 # -- outputs -----------------------------------------------------------------------------
-def test_atomic_output_leaves_no_partial_file(tmp_path):
+def test_atomic_path_leaves_no_partial_file(tmp_path):
     target = tmp_path / "result.csv"
     target.write_text("old contents")
     with pytest.raises(RuntimeError):
-        with atomic_output(target) as tmp:
+        with atomic_path(target) as tmp:
             tmp.write_text("half a ta")
             raise RuntimeError("crash while writing")
     assert target.read_text() == "old contents"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.csv"]
-    with pytest.raises(RecnegError, match="does not exist"):
-        with atomic_output(tmp_path / "missing" / "x.csv"):
-            pass
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    with pytest.raises(RecnegError, match="is a folder; pass a file name"):
+        with atomic_path(folder) as tmp:
+            tmp.write_text("new")
+    assert folder.is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["result.csv", "taken"]
+
+
+def test_atomic_path_moves_a_written_folder_and_cleans_up_a_failed_one(tmp_path):
+    target = tmp_path / "out"
+    target.write_text("a file")
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        (tmp / "part-0").write_text("rows")
+    assert (target / "part-0").read_text() == "rows"
+    with pytest.raises(OSError):
+        with atomic_path(target, folder=lambda path: None) as tmp:
+            tmp.mkdir()
+            (tmp / "part-0").write_text("half")
+            raise OSError("disk full")
+    assert (target / "part-0").read_text() == "rows"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_train_writes_tidy_csv(capsys, tmp_path):
@@ -214,21 +234,13 @@ def test_compare_failure_while_writing_leaves_no_file(capsys, tmp_path, monkeypa
     assert list(out.iterdir()) == []  # neither the CSV nor the half-written PNG
 
 
-def test_extension_commands_are_registered(capsys, monkeypatch):
-    import types
-
-    module = types.ModuleType("recneg_fake_extension")
-
-    def add_hello_command(subparsers):
-        p = subparsers.add_parser("hello", help="say hello")
-        p.add_argument("--name", default="world")
-        p.set_defaults(handler=lambda args: print(f"hello {args.name}") or 0)
-
-    module.add_hello_command = add_hello_command
-    monkeypatch.setitem(sys.modules, "recneg_fake_extension", module)
-    monkeypatch.setattr(cli, "EXTENSIONS", cli.EXTENSIONS + (("recneg_fake_extension", "add_hello_command"),))
-    code, out, _ = run(capsys, "hello", "--name", "sampler")
-    assert code == 0 and out.strip() == "hello sampler"
+def test_every_command_is_registered_directly(capsys):
+    """``sample`` is registered like the built-in commands, without importing pyspark."""
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("datasets", "inspect", "train", "compare", "experiment", "sample"):
+        assert command in out
+    assert cli.build_parser().parse_args(["sample", "--input", "a.csv", "--output", "b.csv"]).k == 20
 
 
 # -- negatives beyond the catalogue (issue #10) -------------------------------------------

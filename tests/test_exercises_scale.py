@@ -82,8 +82,8 @@ def test_budget_accepts_the_exact_search(capsys):
 
 
 def test_budget_agrees_with_the_package():
-    """The exercise's reference and recneg.sampling_io.draws_table compute the same m."""
-    from recneg.sampling_io import FIXED_POINT, draws_table
+    """The exercise's reference and recneg.scale.budget.draws_table compute the same m."""
+    from recneg.scale.budget import FIXED_POINT, draws_table
 
     thresholds, budgets = draws_table(10, 1e-9)
     for j in (0, 5, 40, 100):

@@ -8,19 +8,20 @@ import pandas as pd
 import pytest
 
 from recneg import RecnegError
-from recneg.sampling_io import memory_negatives, read_interactions, run_sample
+from recneg.scale.files import read_interactions
+from recneg.scale.memory import memory_negatives, memory_sample
+from recneg.scale.sample import run_sample
+from recneg.scale.spec import SampleSpec
 
 
 def test_memory_engine_reports_its_shortfall():
-    from recneg.sampling_io import _memory_sample
-
     log = pd.DataFrame({"user": [1, 1, 2, 3], "item": [2, 3, 2, 4]})
-    columns, shortfall = _memory_sample(log, 2, method="uniform")
+    columns, shortfall = memory_sample(log, SampleSpec(2, method="uniform"))
     assert (shortfall.groups, shortfall.short, shortfall.fewest) == (3, 1, 1)
     assert shortfall.table.to_dict("list") == {"user": [1], "negatives": [1]}
     assert shortfall.describe() == "1 of 3 users got fewer than 2 negatives (fewest: 1, for user 1)"
     assert len(columns["negative"]) == 5
-    _, per_event = _memory_sample(log, 2, method="uniform", per="interaction")
+    _, per_event = memory_sample(log, SampleSpec(2, method="uniform", per="interaction"))
     assert per_event.table.to_dict("list") == {"user": [1, 1], "item": [2, 3], "occurrence": [0, 0],
                                                "negatives": [1, 1]}
     with pytest.raises(RecnegError, match="k 4 exceeds the 3 distinct items in the log; pass k 3 or fewer"):

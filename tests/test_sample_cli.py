@@ -13,18 +13,13 @@ import pytest
 from scipy import stats
 
 from recneg import RecnegError
-from recneg import sampling_io as sio
-from recneg.sampling_io import (
-    FIXED_POINT,
-    draws_table,
-    hash_uniform,
-    inclusion_probabilities,
-    memory_negatives,
-    run_sample,
-    stream_budget,
-    xxhash64,
-)
-from recneg.spark_cli import add_sample_command
+from recneg import _atomic
+from recneg.scale import sample as scale_sample
+from recneg.scale.budget import FIXED_POINT, NO_BUDGET, draws_table, stream_budget
+from recneg.scale.cli import add_sample_command
+from recneg.scale.hashing import hash_uniform, xxhash64
+from recneg.scale.memory import inclusion_probabilities, memory_negatives
+from recneg.scale.sample import run_sample
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -96,9 +91,9 @@ def test_draws_table_is_the_smallest_safe_budget(k):
 def test_stream_budget_uses_the_grid_cell_below_the_rate():
     thresholds, budgets = draws_table(5, 1e-9)
     r = np.array([thresholds[3], thresholds[3] - 1, thresholds[3] + 1, 0, -5])
-    m = stream_budget(r, 5, False, "auto", 1e-9)
+    m = stream_budget(r, 5, "auto", 1e-9)
     assert m[0] == budgets[3] and m[1] == budgets[4] and m[2] == budgets[3]
-    assert (m[3:] == sio.NO_BUDGET).all()
+    assert (m[3:] == NO_BUDGET).all()
 
 
 def test_inclusion_probabilities_against_enumeration():
@@ -363,13 +358,13 @@ def test_auto_engine_uses_memory_for_small_files_and_falls_back_without_spark(tm
     src = tmp_path / "train.csv"
     small_log.to_csv(src, index=False)
     assert run_sample(src, tmp_path / "a.csv", k=1).engine == "memory"
-    monkeypatch.setattr(sio, "_spark_unavailable_reason", lambda: "pyspark is not installed")
+    monkeypatch.setattr(scale_sample, "_spark_unavailable_reason", lambda: "pyspark is not installed")
     summary = run_sample(src, tmp_path / "b.csv", k=1, spark_threshold_bytes=0)
     assert summary.engine == "memory" and "Spark is unavailable" in summary.note
 
 
 def test_recneg_main_runs_sample_and_maps_bad_input_to_exit_2(tmp_path, small_log, capsys):
-    """Through the real entry point: the EXTENSIONS hook registers ``sample``."""
+    """Through the real entry point, which registers ``sample`` with its other commands."""
     from recneg.cli import main
 
     src = tmp_path / "train.csv"
@@ -399,11 +394,11 @@ def test_a_failed_write_leaves_the_old_output_and_no_temporary_file(tmp_path, sm
     out = tmp_path / out_name
     out.write_text("previous result\n")
 
-    def crash(tmp, final):  # the data is fully written to the temporary name, then we fail
+    def crash(tmp, final, folder):  # the data is fully written to the temporary name, then we fail
         assert tmp.exists() and tmp.name.startswith(f".{out_name}.tmp-") and tmp.stat().st_size > 0
         raise OSError("disk full")
 
-    monkeypatch.setattr(sio, "replace_path", crash)
+    monkeypatch.setattr(_atomic, "_move_into_place", crash)
     with pytest.raises(OSError, match="disk full"):
         run_sample(src, out, k=2, engine="memory")
     assert out.read_text() == "previous result\n"
@@ -412,7 +407,7 @@ def test_a_failed_write_leaves_the_old_output_and_no_temporary_file(tmp_path, sm
 
 def test_importing_the_cli_does_not_import_pyspark():
     code = (
-        "import sys, recneg, recneg.spark_cli, recneg.sampling_io, recneg.spark; "
+        "import sys, recneg, recneg.cli, recneg.scale.cli, recneg.scale.sample, recneg.scale.spark; "
         "assert 'pyspark' not in sys.modules, 'pyspark imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -422,7 +417,7 @@ def test_importing_the_cli_does_not_import_pyspark():
 @pytest.mark.slow
 def test_spark_engine_writes_the_same_negatives(tmp_path, small_log):
     pytest.importorskip("pyspark")
-    from recneg import spark as rs
+    from recneg.scale import spark as rs
 
     try:
         rs.require_java()
@@ -481,7 +476,7 @@ def test_missing_java_is_a_clear_error(tmp_path):
     env["PATH"] = str(tmp_path)  # no java here
     code = (
         "from recneg import RecnegError\n"
-        "from recneg.spark import spark_session\n"
+        "from recneg.scale.spark import spark_session\n"
         "try:\n    spark_session('local[1]')\nexcept RecnegError as e:\n    print(e)\n"
     )
     result = _run_isolated(code, env)
@@ -497,7 +492,7 @@ def test_missing_pyspark_is_a_clear_error():
     code = (
         "import sys; sys.modules['pyspark'] = None\n"
         "from recneg import RecnegError\n"
-        "from recneg.spark import popularity_negatives\n"
+        "from recneg.scale.spark import popularity_negatives\n"
         "try:\n    popularity_negatives(None, 3)\nexcept RecnegError as e:\n    print(e)\n"
     )
     result = _run_isolated(code, dict(os.environ))

@@ -1,4 +1,4 @@
-"""recneg.spark in Spark local mode: correctness, distributions, determinism, errors."""
+"""recneg.scale.spark in Spark local mode: correctness, distributions, determinism, errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from scipy import stats
 pytest.importorskip("pyspark")
 
 from recneg import RecnegError  # noqa: E402
-from recneg import spark as rs  # noqa: E402
-from recneg.sampling_io import hash_uniform, inclusion_probabilities, memory_negatives  # noqa: E402
+from recneg.scale import spark as rs  # noqa: E402
+from recneg.scale.hashing import hash_uniform  # noqa: E402
+from recneg.scale.memory import inclusion_probabilities, memory_negatives  # noqa: E402
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

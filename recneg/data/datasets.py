@@ -32,6 +32,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
+from .._atomic import atomic_path
 from .._errors import RecnegError
 from . import preprocess
 from .interactions import Interactions
@@ -257,68 +258,63 @@ def _download(name: str, source: Source, destination: Path, progress: bool) -> N
     import pooch
     import requests
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
     downloader = pooch.HTTPDownloader(progressbar=bool(progress), timeout=60)
-    try:
-        downloader(source.url, str(partial), None)
-    except (requests.exceptions.RequestException, OSError) as error:
-        partial.unlink(missing_ok=True)
-        raise RecnegError(
-            f"could not download {source.filename} from {source.url} ({_one_line(error)}); "
-            f"check the connection or place the dataset in $RECNEG_DATA_DIR/{name}"
-        ) from None
-    got = _sha256(partial)
-    expected = None if source.known_hash is None else source.known_hash.lower()
-    if expected is not None and expected.startswith("sha256:"):
-        expected = expected[len("sha256:"):]
-    if expected is None:
-        warnings.warn(
-            f"no checksum is pinned for {source.filename}: the download from {source.url} "
-            f"(sha256 {got}) is not verified",
-            stacklevel=3,
-        )
-    elif got != expected:
-        partial.unlink(missing_ok=True)
-        raise RecnegError(
-            f"checksum mismatch for {source.filename}: expected {expected}, got {got}; the "
-            f"file was removed, try again or place the dataset in $RECNEG_DATA_DIR/{name}"
-        )
-    os.replace(partial, destination)
+    with atomic_path(destination) as partial:
+        try:
+            downloader(source.url, str(partial), None)
+        except (requests.exceptions.RequestException, OSError) as error:
+            raise RecnegError(
+                f"could not download {source.filename} from {source.url} ({_one_line(error)}); "
+                f"check the connection or place the dataset in $RECNEG_DATA_DIR/{name}"
+            ) from None
+        got = _sha256(partial)
+        expected = None if source.known_hash is None else source.known_hash.lower()
+        if expected is not None and expected.startswith("sha256:"):
+            expected = expected[len("sha256:"):]
+        if expected is None:
+            warnings.warn(
+                f"no checksum is pinned for {source.filename}: the download from {source.url} "
+                f"(sha256 {got}) is not verified",
+                stacklevel=3,
+            )
+        elif got != expected:
+            raise RecnegError(
+                f"checksum mismatch for {source.filename}: expected {expected}, got {got}; the "
+                f"file was removed, try again or place the dataset in $RECNEG_DATA_DIR/{name}"
+            )
+
+
+def _any_folder(path: Path) -> None:
+    """The cache's own unpacked folder may always be replaced."""
 
 
 def _unzip(name: str, archive: Path, target: Path, spec: DatasetSpec) -> None:
     """Unpack the files of ``archive``'s top folder into ``target``."""
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            staging.mkdir(parents=True)
-            for member in bundle.infolist():
-                parts = PurePosixPath(member.filename).parts
-                # Only regular files at the top or one folder down: the GroupLens layout,
-                # and no path can escape the target folder.
-                if member.is_dir() or len(parts) > 2 or ".." in parts:
-                    continue
-                with bundle.open(member) as src, open(staging / parts[-1], "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        archive.unlink(missing_ok=True)
-        raise RecnegError(
-            f"{archive.name} is not a valid zip archive ({_one_line(error)}); the file was "
-            f"removed, try again or place the dataset in $RECNEG_DATA_DIR/{name}"
-        ) from None
-    missing = [f for f in spec.files if not (staging / f).is_file()]
-    if missing:
-        shutil.rmtree(staging, ignore_errors=True)
-        archive.unlink(missing_ok=True)
-        raise RecnegError(
-            f"{archive.name} lacks {', '.join(missing)}; the file was removed, try again or "
-            f"place the dataset in $RECNEG_DATA_DIR/{name}"
-        )
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
+    with atomic_path(target, folder=_any_folder) as staging:
+        try:
+            with zipfile.ZipFile(archive) as bundle:
+                staging.mkdir()
+                for member in bundle.infolist():
+                    parts = PurePosixPath(member.filename).parts
+                    # Only regular files at the top or one folder down: the GroupLens layout,
+                    # and no path can escape the target folder.
+                    if member.is_dir() or len(parts) > 2 or ".." in parts:
+                        continue
+                    with bundle.open(member) as src, open(staging / parts[-1], "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            archive.unlink(missing_ok=True)
+            raise RecnegError(
+                f"{archive.name} is not a valid zip archive ({_one_line(error)}); the file was "
+                f"removed, try again or place the dataset in $RECNEG_DATA_DIR/{name}"
+            ) from None
+        missing = [f for f in spec.files if not (staging / f).is_file()]
+        if missing:
+            archive.unlink(missing_ok=True)
+            raise RecnegError(
+                f"{archive.name} lacks {', '.join(missing)}; the file was removed, try again or "
+                f"place the dataset in $RECNEG_DATA_DIR/{name}"
+            )
 
 
 def _fetch(spec: DatasetSpec, progress: bool) -> Path:

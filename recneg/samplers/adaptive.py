@@ -150,3 +150,9 @@ class AdaptiveMixedSampler(AdaptiveSampler):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(oversampling={self.oversampling}, in_batch_fraction={self.in_batch_fraction}, "
                 f"exclude_positives={self.exclude_positives}, random_state={self.random_state!r})")
+
+
+from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
+
+register_sampler("adaptive", AdaptiveSampler)
+register_sampler("adaptive-mixed", AdaptiveMixedSampler)

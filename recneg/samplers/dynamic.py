@@ -1004,10 +1004,11 @@ def bpr_loss_with_mixed_negatives(user_vectors: torch.Tensor, positive_vectors: 
     return bpr_loss(pos, neg)
 
 
-from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
+from .registry import register_method, register_sampler  # noqa: E402  (registration needs the classes above)
 
 register_sampler("dns", DNSSampler)
 register_sampler("softmax-hard", SoftmaxHardSampler)
 register_sampler("ahns", AHNSSampler)
 register_sampler("srns", SRNSSampler)
 register_sampler("user-similarity", UserSimilaritySampler)
+register_method("mixgcf", MixGCFInterpolation)

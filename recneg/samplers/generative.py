@@ -336,3 +336,8 @@ class GenerativeAdversarialNegatives(EmbeddingNegatives):
     def __repr__(self) -> str:
         return (f"GenerativeAdversarialNegatives(noise_dim={self.noise_dim}, hidden={self.hidden}, lr={self.lr}, "
                 f"n_real={self.n_real}, norm_quantile={self.norm_quantile})")
+
+
+from .registry import register_method  # noqa: E402  (registration needs the classes above)
+
+register_method("generative-adversarial", GenerativeAdversarialNegatives)

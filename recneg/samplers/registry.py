@@ -14,11 +14,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .._errors import RecnegError
-from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
 from .base import NegativeSampler
-from .static import InBatchSampler, MixedSampler, PopularitySampler, UniformSampler
 
-__all__ = ["METHODS", "SAMPLERS", "TAXONOMY", "catalogue", "make_sampler", "register_sampler"]
+__all__ = ["METHODS", "SAMPLERS", "TAXONOMY", "catalogue", "make_sampler", "register_method", "register_sampler"]
 
 #: The survey's five families and seventeen sub-families (Ma et al., arXiv 2409.07237), in its order.
 TAXONOMY: dict[str, tuple[str, ...]] = {
@@ -30,15 +28,9 @@ TAXONOMY: dict[str, tuple[str, ...]] = {
     "knowledge-enhanced": ("general KNS", "KG-based KNS"),
 }
 
-#: name -> sampler class; extended by :func:`register_sampler`.
-SAMPLERS: dict[str, type[NegativeSampler]] = {
-    "uniform": UniformSampler,
-    "popularity": PopularitySampler,
-    "in-batch": InBatchSampler,
-    "mixed": MixedSampler,
-    "adaptive": AdaptiveSampler,
-    "adaptive-mixed": AdaptiveMixedSampler,
-}
+#: name -> sampler class. Every sampler module registers its classes at import time
+#: (:func:`register_sampler`), so this module imports none of them: no import cycle.
+SAMPLERS: dict[str, type[NegativeSampler]] = {}
 
 
 def register_sampler(name: str, cls: type[NegativeSampler]) -> None:
@@ -70,10 +62,11 @@ def make_sampler(name: str, **params) -> NegativeSampler:
 METHODS: dict[str, type] = {}
 
 
-def _register_methods() -> None:
-    from .dynamic import MixGCFInterpolation
-    from .generative import GenerativeAdversarialNegatives
-    METHODS.update({"mixgcf": MixGCFInterpolation, "generative-adversarial": GenerativeAdversarialNegatives})
+def register_method(name: str, cls: type) -> None:
+    """Make an embedding-level method (``recneg.samplers.EmbeddingNegatives``) known to :func:`catalogue`."""
+    if name in METHODS and METHODS[name] is not cls:
+        raise RecnegError(f"method name {name!r} is already taken by {METHODS[name].__name__}")
+    METHODS[name] = cls
 
 
 def _check_taxonomy(cls: type) -> None:
@@ -98,8 +91,6 @@ def catalogue() -> pd.DataFrame:
     >>> list(table.family.unique())
     ['static', 'dynamic', 'adversarial', 're-weighting', 'knowledge-enhanced']
     """
-    if not METHODS:
-        _register_methods()
     order = {(family, sub): i for i, (family, sub) in
              enumerate((f, s) for f, subs in TAXONOMY.items() for s in subs)}
     rows = []

@@ -548,7 +548,7 @@ class PopularitySampler(ItemDistributionSampler):
 
     The default stays ``smoothing=0.0``, so that ``PopularitySampler(alpha)`` is the
     ``c_j^α`` of word2vec and of the rest of recneg: the Spark and in-memory
-    ``method="popularity"`` samplers (``recneg.spark``, ``recneg.sampling_io``) draw
+    ``method="popularity"`` samplers (``recneg.scale.spark``, ``recneg.scale.memory``) draw
     from ``c_j^α`` and are tested against this sampler, and the static chapter's
     exercise asks for ``c_j^{0.75}`` over the items with count > 0. Pass
     ``smoothing=1.0`` when the model is trained on these negatives alone.
@@ -791,3 +791,11 @@ class MixedSampler(NegativeSampler):
             parts.append(self.base_._draw_allowed(users, positives, shape, generator, extra))
         items = torch.cat(parts, dim=-1)
         return NegativeSample(items, self.mixture_log_prob(users, positives, items, k, extra, mask_excluded=False).float())
+
+
+from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
+
+register_sampler("uniform", UniformSampler)
+register_sampler("popularity", PopularitySampler)
+register_sampler("in-batch", InBatchSampler)
+register_sampler("mixed", MixedSampler)

@@ -1,7 +1,7 @@
 """The ``recneg sample`` subcommand: draw negatives for a log file, in memory or with Spark.
 
-``recneg/cli.py`` builds the top-level parser and calls :func:`add_sample_command` on its
-subparsers; this module imports neither pyspark nor torch.
+``recneg/cli.py`` builds the top-level parser and registers :func:`add_sample_command`
+with its other subcommands; this module imports neither pyspark nor torch.
 
 Examples
 --------
@@ -16,8 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._errors import RecnegError
-from .sampling_io import ENGINES, METHODS, PER, SPARK_THRESHOLD_BYTES, run_sample
+from .._errors import RecnegError
+from .sample import ENGINES, SPARK_THRESHOLD_BYTES, run_sample
+from .spec import METHODS, PER
 
 __all__ = ["add_sample_command", "sample_command"]
 
@@ -95,26 +96,15 @@ def add_sample_command(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+#: The options of ``recneg sample`` that :func:`~recneg.scale.sample.run_sample` takes by name.
+_RUN_OPTIONS = ("k", "method", "alpha", "engine", "seed", "per", "replace", "user_col", "item_col",
+                "context_cols", "spark_master", "driver_memory", "strict")
+
+
 def sample_command(args: argparse.Namespace) -> int:
     """Run ``recneg sample`` for parsed ``args``; print a summary; return the exit code."""
     try:
-        summary = run_sample(
-            args.input,
-            args.output,
-            k=args.k,
-            method=args.method,
-            alpha=args.alpha,
-            engine=args.engine,
-            seed=args.seed,
-            per=args.per,
-            replace=args.replace,
-            user_col=args.user_col,
-            item_col=args.item_col,
-            context_cols=args.context_cols,
-            spark_master=args.spark_master,
-            driver_memory=args.driver_memory,
-            strict=args.strict,
-        )
+        summary = run_sample(args.input, args.output, **{name: getattr(args, name) for name in _RUN_OPTIONS})
     except RecnegError as exc:
         print(f"recneg sample: error: {exc}", file=sys.stderr)
         return 2

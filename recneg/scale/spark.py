@@ -1,4 +1,4 @@
-r"""Negative sampling at scale with PySpark (``local[*]`` or a cluster).
+"""Negative sampling at scale with PySpark (``local[*]`` or a cluster).
 
 Three DataFrame transformations draw ``k`` negatives per user (or per interaction, or per
 (user, context)) that the user never interacted with, without collecting the log or the
@@ -9,81 +9,21 @@ catalogue to the driver:
 * :func:`context_stratified_negatives` — proportional to popularity *within the user's
   context* (same segment and week): "seen by people like you, but not chosen".
 
+:func:`negatives` takes a :class:`~recneg.scale.spec.SampleSpec` instead of keywords,
 :func:`synthetic_log` generates a large Zipf-like log directly on the executors, and
-:func:`spark_session` starts a local session with sane defaults. Importing :mod:`recneg`
-never imports pyspark; this module imports it on first use and raises a one-line
-:class:`~recneg.RecnegError` when pyspark or Java is missing.
+:func:`spark_session` starts a local session with sane defaults. Importing
+:mod:`recneg.scale` never imports pyspark; this module imports it on first use and raises
+a one-line :class:`~recneg.RecnegError` when pyspark or Java is missing.
 
-Method
-------
-A *group* is what receives ``k`` negatives: a user, one interaction, or a (user, context)
-pair. A group draws from its *stratum*: the whole catalogue, or the items seen in its
-context. In a stratum item ``i`` has weight ``w_i`` (1 for uniform, ``count_i ** alpha``
-otherwise) and probability ``p_i = w_i / W``. The target, for a group whose user has the
-positives ``P``, is
-
-* without replacement (default): *successive sampling* — draw from ``p`` restricted to
-  the items not in ``P`` and not yet drawn, ``k`` times. This is exactly the
-  distribution of Efraimidis–Spirakis (ES) sampling: give every admissible item the key
-  ``E_i / w_i = -log(u_i) / w_i`` and keep the ``k`` smallest keys;
-* with replacement (``replace=True``): ``k`` i.i.d. draws from ``p`` restricted to items
-  not in ``P`` — the distribution of the in-memory
-  :class:`recneg.samplers.static.PopularitySampler` with positives excluded.
-
-Two exact routes produce it; each group takes the cheaper one.
-
-**Stream route** (no cross join). Each group draws a budget of ``m`` items i.i.d. from
-``p`` by inverse CDF: a uniform ``x`` is matched to the item whose interval
-``[P_{i-1}, P_i)`` of the cumulative distribution contains it. To make that an equi-join
-the unit interval is cut into ``B = 2 n`` buckets and every item is listed once per
-bucket its interval overlaps (at most ``n + B`` rows); a candidate joins the rows of its
-bucket ``floor(x B)`` and keeps the one whose interval holds ``x``. That table is a small
-DataFrame broadcast to the executors — the catalogue never visits the driver as data.
-Candidates that are positives are dropped (a window over ``(user, item)`` that sees the
-positive rows too: an anti-join without a shuffle), and without replacement only the
-first draw of each item survives; the first ``k`` survivors in draw order are the
-negatives (``Window.partitionBy(group).orderBy(draw)``).
-
-Why this is the ES distribution: merge independent Poisson processes of rate ``w_i``,
-one per item. The merged process is a sequence of i.i.d. draws from ``p`` — our stream —
-and the first arrival of item ``i`` comes at time ``Exp(w_i) = E_i / w_i``, its ES key.
-So the order in which items *first appear* in the stream is the order of their ES keys,
-and the first ``k`` admissible items of the stream are the ``k`` smallest keys among the
-admissible items. The draw index is the key, discretised. With replacement the
-survivors are i.i.d. draws conditioned on admissibility, i.e. from the restricted ``p``.
-
-The budget ``m`` is sized so that running out is (provably) rare: while fewer than ``k``
-negatives are found, a draw yields a new one with probability at least
-``r = 1 - p(P) - S_{k-1}``, where ``S_{k-1}`` is the mass of the ``k - 1`` heaviest items
-(``r = 1 - p(P)`` with replacement). The number of successes in ``m`` draws therefore
-dominates ``Binomial(m, r)``, and ``m`` is the smallest budget with
-``P(Binomial(m, r) < k) <= shortfall_prob`` (default ``1e-9``; exact binomial tails,
-tabulated on a geometric grid of ``r``). A group that falls short anyway — a
-``shortfall_prob`` event — keeps the negatives it found.
-
-**Keys route** (ES proper). A group whose budget would exceed its stratum size (a user
-holding most of the popularity mass, a small context) is crossed with the stratum's
-items, every non-positive item gets the key ``-log(u) / w`` and the ``k`` smallest keys
-win (with replacement: ``k`` independent keys per item and the minimum of each). Its
-cost is the stratum size, so it is only used where that is the cheaper exact method.
-
-Cost: one shuffle of the log's distinct (user, item) pairs and of the group rows by
-user; the ``m`` candidates per group are generated, looked up and ranked inside those
-partitions (two sorts, no further shuffle), so the cost is linear in the output size. The
-catalogue-sized tables (items, buckets, per-stratum totals) are computed once and cached
-on the executors when a function is called — a small eager job — and everything else
-stays lazy until the result is written.
-
-Determinism: every uniform is ``xxhash64(seed, salt, user, g1, g2, draw)`` mapped to
-``(0, 1)`` (never ``rand()``, whose stream depends on partitioning), cumulative sums run
-in item order, and fixed-point integer sums decide the budgets, so the output depends on
-the seed only — not on the number of partitions or executors. The in-memory engine
-:func:`recneg.sampling_io.memory_negatives` computes the same numbers.
-
-Relation to the in-memory samplers: the first negative of every group (``slot == 0``)
-is one draw from ``p`` restricted to non-positives — the same law as one draw of
-:class:`~recneg.samplers.static.PopularitySampler`. Later slots are without replacement
-unless ``replace=True``; the two coincide when ``k`` is small against the catalogue.
+Method, in short: every group draws from its stratum's ``count ** alpha`` distribution
+by one of two exact routes — a stream of hashed i.i.d. draws looked up in a broadcast,
+bucketed inverse-CDF table (first ``k`` admissible draws), or Efraimidis–Spirakis keys
+``-log(u) / w`` (``k`` smallest) — whichever is cheaper for the group. Every uniform is a
+hash of the seed and the group (:mod:`recneg.scale.hashing`), so the output depends on
+the seed only, not on partitioning, and :func:`recneg.scale.memory.memory_negatives`
+returns the same rows. The derivation — why the stream's first appearances follow the
+keys' order, why the draw budget rarely falls short, what the plan costs — is in the
+scale chapter (``notebooks/11_scale.ipynb``, "How recneg.scale draws").
 """
 
 from __future__ import annotations
@@ -93,22 +33,34 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from ._errors import RecnegError, check_positive_int
-from . import sampling_io as _core
+from .._atomic import atomic_path
+from .._errors import RecnegError, check_positive_int
+from .budget import FIXED_POINT, GRID, GRID_STEPS, NO_BUDGET, draws_table
+from .files import input_format, output_format, previous_output
+from .hashing import (SALT_KEYS, SALT_KEYS_REPLACE, SALT_STREAM, SALT_SYN_ITEM, SALT_SYN_SEGMENT,
+                      SALT_SYN_TIME, SALT_SYN_USER, SALT_SYN_WEEK)
+from .spec import SampleSpec
 
 __all__ = [
     "memory_limit_mb",
     "require_pyspark",
     "require_java",
     "spark_session",
+    "negatives",
     "uniform_negatives",
     "popularity_negatives",
     "context_stratified_negatives",
     "synthetic_log",
+    "read_log",
+    "write_negatives",
     "sample_files",
 ]
 
+#: Buckets per stratum item in the inverse-CDF lookup table.
+BUCKETS_PER_ITEM = 2
 _INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+
+
 
 
 def require_pyspark():
@@ -216,7 +168,7 @@ def spark_session(
 
 # --- building blocks ---------------------------------------------------------------------
 def _uniform(F, seed: int, salt: int, *cols):
-    """Hash-based uniform in (0, 1); the same number as :func:`sampling_io.hash_uniform`."""
+    """Hash-based uniform in (0, 1); the same number as :func:`recneg.scale.hashing.hash_uniform`."""
     h = F.xxhash64(F.lit(seed).cast("long"), F.lit(salt).cast("long"), *[F.col(c).cast("long") if isinstance(c, str) else c.cast("long") for c in cols])
     return (F.shiftrightunsigned(h, 12).cast("double") + F.lit(0.5)) / F.lit(4503599627370496.0)
 
@@ -247,7 +199,7 @@ def _materialise(frame):
     return frame
 
 
-def _items_table(F, Window, log, method: str, alpha: float, k: int, replace: bool, context, min_items: int):
+def _items_table(F, Window, log, spec: SampleSpec, context):
     """Per stratum: items, weights, cumulative intervals, fixed-point masses."""
     counts = log.groupBy("i").agg(F.count(F.lit(1)).alias("n"))
     strat_items = counts.select(F.lit(0).cast("long").alias("s"), "i", "n")
@@ -257,12 +209,12 @@ def _items_table(F, Window, log, method: str, alpha: float, k: int, replace: boo
         cc = log.join(F.broadcast(contexts), on=ctx_cols).groupBy("ctx", "i").agg(F.count(F.lit(1)).alias("n"))
         sizes = cc.groupBy("ctx").agg(F.count(F.lit(1)).alias("size"))
         ctx_stratum = _materialise(
-            sizes.select("ctx", F.when(F.col("size") >= min_items, F.col("ctx")).otherwise(F.lit(0)).cast("long").alias("s"))
+            sizes.select("ctx", F.when(F.col("size") >= spec.min_items, F.col("ctx")).otherwise(F.lit(0)).cast("long").alias("s"))
         )
         local = cc.join(ctx_stratum.filter(F.col("s") > 0), "ctx").select("s", "i", "n")
         strat_items = strat_items.unionByName(local)
 
-    weight = F.lit(1.0) if method == "uniform" else F.pow(F.col("n").cast("double"), F.lit(alpha))
+    weight = F.lit(1.0) if spec.method == "uniform" else F.pow(F.col("n").cast("double"), F.lit(spec.alpha))
     by_item = Window.partitionBy("s").orderBy("i")
     running = by_item.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     whole = Window.partitionBy("s")
@@ -277,14 +229,14 @@ def _items_table(F, Window, log, method: str, alpha: float, k: int, replace: boo
             "s", "i", "w", "n_s",
             (F.col("lo") / F.col("total")).alias("p_lo"),
             (F.col("cum") / F.col("total")).alias("p_hi"),
-            F.ceil(F.col("p") * F.lit(float(_core.FIXED_POINT))).cast("long").alias("pint"),
+            F.ceil(F.col("p") * F.lit(float(FIXED_POINT))).cast("long").alias("pint"),
             F.log(F.col("p")).alias("log_q"),
         )
     )
     heavy = Window.partitionBy("s").orderBy(F.desc("w"), "i")
     items = _materialise(items.withColumn("heavy_rank", F.row_number().over(heavy)))
     # Mass of the k - 1 heaviest items of each stratum (the budget's worst case).
-    heaviest = (F.col("heavy_rank") <= k - 1) if not replace else F.lit(False)
+    heaviest = (F.col("heavy_rank") <= spec.k - 1) if not spec.replace else F.lit(False)
     strata = _materialise(
         items.groupBy("s").agg(
             F.first("n_s").alias("n_s"),
@@ -296,7 +248,7 @@ def _items_table(F, Window, log, method: str, alpha: float, k: int, replace: boo
 
 def _bucket_table(F, items):
     """Each item once per bucket of ``floor(x * B)`` that its interval overlaps."""
-    n_buckets = F.col("n_s") * F.lit(_core.BUCKETS_PER_ITEM)
+    n_buckets = F.col("n_s") * F.lit(BUCKETS_PER_ITEM)
     last = n_buckets - 1
     lo = F.least(F.floor(F.col("p_lo") * n_buckets), last)
     hi = F.least(F.floor(F.col("p_hi") * n_buckets), last)
@@ -310,11 +262,12 @@ def _bucket_table(F, items):
     )
 
 
-def _budget(F, r_int, k: int, replace: bool, oversample, shortfall_prob: float):
-    """Spark twin of :func:`sampling_io.stream_budget`."""
-    fixed = float(_core.FIXED_POINT)
+def _budget(F, r_int, spec: SampleSpec):
+    """Spark twin of :func:`recneg.scale.budget.stream_budget`."""
+    k, oversample = spec.k, spec.oversample
+    fixed = float(FIXED_POINT)
     if oversample == "auto":
-        thresholds, budgets = _core.draws_table(k, shortfall_prob)
+        thresholds, budgets = draws_table(k, spec.shortfall_prob)
         t_arr = F.array(*[F.lit(int(t)) for t in thresholds])
         m_arr = F.array(*[F.lit(int(m)) for m in budgets])
 
@@ -323,128 +276,148 @@ def _budget(F, r_int, k: int, replace: bool, oversample, shortfall_prob: float):
 
         # log2 locates the grid cell to within one step; exact integer comparisons with
         # the thresholds then settle it, so both engines agree bit for bit.
-        est = F.least(F.greatest(F.ceil(-_core.GRID * F.log2(r_int.cast("double") / fixed)), F.lit(0)), F.lit(_core.GRID_STEPS))
+        est = F.least(F.greatest(F.ceil(-GRID * F.log2(r_int.cast("double") / fixed)), F.lit(0)), F.lit(GRID_STEPS))
         j1 = F.when((est > 0) & (threshold(est - 1) <= r_int), est - 1).otherwise(est)
         j = F.when(threshold(j1) > r_int, j1 + 1).otherwise(j1)
         m = F.element_at(m_arr, (j + 1).cast("int"))
     else:
         raw = F.lit(oversample * k * fixed) / r_int.cast("double")
-        m = F.when(raw < float(_core.NO_BUDGET), F.ceil(raw)).otherwise(F.lit(_core.NO_BUDGET))
-    return F.when(r_int > 0, m).otherwise(F.lit(_core.NO_BUDGET)).cast("long")
+        m = F.when(raw < float(NO_BUDGET), F.ceil(raw)).otherwise(F.lit(NO_BUDGET))
+    return F.when(r_int > 0, m).otherwise(F.lit(NO_BUDGET)).cast("long")
 
 
-def _negatives(
-    df, k, *, method, alpha, per, replace, seed, user_col, item_col, context_cols,
-    min_context_items, oversample, shortfall_prob, strategy, num_partitions=None,
-):
-    F, Window = require_pyspark()
-    k, alpha, seed, per, replace, oversample, shortfall_prob, strategy = _core.check_common(
-        k, alpha, seed, per, replace, oversample, shortfall_prob, strategy
-    )
-    is_context = method == "context"
-    if is_context and per != "user":
-        raise RecnegError("context_stratified_negatives draws per (user, context); per='interaction' is not supported")
-    wanted = [(user_col, "user"), (item_col, "item")]
+
+
+def _prepare_log(F, Window, df, spec: SampleSpec):
+    """The log as long ids ``u``, ``i`` (and context columns), plus the context table.
+
+    The context table (``None`` without contexts) numbers the distinct context values
+    ``ctx = 1, 2, ...`` in sorted order, as the in-memory engine does.
+    """
+    wanted = [(spec.user_col, "user"), (spec.item_col, "item")]
     ctx_names: list[str] = []
-    if is_context:
-        context_cols = list(context_cols)
-        if not context_cols:
-            raise RecnegError("context_cols is empty; name the columns that define a context, e.g. ('segment', 'week')")
-        wanted += [(c, "context") for c in context_cols]
-        ctx_names = [f"_ctx{j}" for j in range(len(context_cols))]
+    if spec.is_context:
+        wanted += [(c, "context") for c in spec.context_cols]
+        ctx_names = [f"_ctx{j}" for j in range(len(spec.context_cols))]
     _check_columns(df, wanted)
-    min_items = 2 * k if min_context_items is None else check_positive_int("min_context_items", min_context_items)
-
     # Rows with a null id or context cannot be attributed to a group: they are ignored.
     log = df.select(
-        F.col(user_col).cast("long").alias("u"),
-        F.col(item_col).cast("long").alias("i"),
-        *[F.col(c).alias(n) for c, n in zip(context_cols if is_context else [], ctx_names)],
+        F.col(spec.user_col).cast("long").alias("u"),
+        F.col(spec.item_col).cast("long").alias("i"),
+        *[F.col(c).alias(n) for c, n in zip(spec.context_cols, ctx_names)],
     ).dropna()
+    if not spec.is_context:
+        return log, None
+    contexts = log.select(*ctx_names).distinct().withColumn(
+        "ctx", F.dense_rank().over(Window.orderBy(*[F.col(c).asc() for c in ctx_names])).cast("long")
+    )
+    return log, (ctx_names, _materialise(contexts))
 
-    context = None
-    if is_context:
-        contexts = log.select(*ctx_names).distinct().withColumn(
-            "ctx", F.dense_rank().over(Window.orderBy(*[F.col(c).asc() for c in ctx_names])).cast("long")
-        )
-        contexts = _materialise(contexts)
-        context = (ctx_names, contexts)
-    items, strata, ctx_stratum = _items_table(F, Window, log, method, alpha, k, replace, context, min_items)
 
-    pairs = log.groupBy("u", "i").agg(F.count(F.lit(1)).alias("c"))  # distinct positives
+def _context_groups(F, log, pairs, items, strata, ctx_stratum, context, user_stats, k: int):
+    """One group per (user, context), in the context's stratum when it offers ``k`` unseen items."""
+    ctx_names, contexts = context
+    gctx = log.join(F.broadcast(contexts), on=ctx_names).select("u", "ctx").distinct().join(F.broadcast(ctx_stratum), "ctx")
+    local = (
+        gctx.filter(F.col("s") > 0)
+        .join(pairs.select("u", "i"), "u")
+        .join(F.broadcast(items.select("s", "i", "pint")), ["s", "i"])
+        .groupBy("u", "ctx")
+        .agg(F.count(F.lit(1)).alias("npos_s"), F.sum("pint").alias("mass_s"))
+    )
+    groups = (
+        gctx.join(local, ["u", "ctx"], "left")
+        .join(user_stats, "u")
+        .join(F.broadcast(strata.select(F.col("s"), F.col("n_s").alias("ctx_n"))), "s", "left")
+    )
+    # A context that cannot offer k unseen items to this user is drawn globally.
+    in_context = (F.col("s") > 0) & (F.col("ctx_n") - F.coalesce(F.col("npos_s"), F.lit(0)) >= k)
+    return groups.select(
+        "u",
+        F.col("ctx").alias("g1"),
+        F.lit(0).cast("long").alias("g2"),
+        F.when(in_context, F.col("s")).otherwise(F.lit(0)).cast("long").alias("s"),
+        F.when(in_context, F.coalesce(F.col("mass_s"), F.lit(0))).otherwise(F.col("mass")).alias("mass"),
+    )
+
+
+def _groups(F, log, pairs, items, strata, ctx_stratum, context, spec: SampleSpec):
+    """Every group ``(u, g1, g2)`` with its stratum ``s`` and the mass of its positives there."""
     global_pint = items.filter(F.col("s") == 0).select("i", "pint")
     user_stats = pairs.join(F.broadcast(global_pint), "i").groupBy("u").agg(
         F.count(F.lit(1)).alias("npos"), F.sum("pint").alias("mass")
     )
+    if spec.is_context:
+        return _context_groups(F, log, pairs, items, strata, ctx_stratum, context, user_stats, spec.k)
+    if spec.per == "user":
+        return user_stats.select("u", F.lit(0).cast("long").alias("g1"), F.lit(0).cast("long").alias("g2"),
+                                 F.lit(0).cast("long").alias("s"), "mass")
+    return pairs.join(user_stats, "u").select(
+        "u",
+        F.col("i").alias("g1"),
+        F.explode(F.sequence(F.lit(0).cast("long"), F.col("c") - 1)).alias("g2"),
+        F.lit(0).cast("long").alias("s"),
+        "mass",
+    )
 
-    if is_context:
-        gctx = log.join(F.broadcast(contexts), on=ctx_names).select("u", "ctx").distinct().join(F.broadcast(ctx_stratum), "ctx")
-        local = (
-            gctx.filter(F.col("s") > 0)
-            .join(pairs.select("u", "i"), "u")
-            .join(F.broadcast(items.select("s", "i", "pint")), ["s", "i"])
-            .groupBy("u", "ctx")
-            .agg(F.count(F.lit(1)).alias("npos_s"), F.sum("pint").alias("mass_s"))
-        )
-        groups = (
-            gctx.join(local, ["u", "ctx"], "left")
-            .join(user_stats, "u")
-            .join(F.broadcast(strata.select(F.col("s"), F.col("n_s").alias("ctx_n"))), "s", "left")
-        )
-        # A context that cannot offer k unseen items to this user is drawn globally.
-        in_context = (F.col("s") > 0) & (F.col("ctx_n") - F.coalesce(F.col("npos_s"), F.lit(0)) >= k)
-        groups = groups.select(
-            "u",
-            F.col("ctx").alias("g1"),
-            F.lit(0).cast("long").alias("g2"),
-            F.when(in_context, F.col("s")).otherwise(F.lit(0)).cast("long").alias("s"),
-            F.when(in_context, F.coalesce(F.col("mass_s"), F.lit(0))).otherwise(F.col("mass")).alias("mass"),
-        )
-    elif per == "user":
-        groups = user_stats.select("u", F.lit(0).cast("long").alias("g1"), F.lit(0).cast("long").alias("g2"),
-                                   F.lit(0).cast("long").alias("s"), "mass")
-    else:
-        groups = pairs.join(user_stats, "u").select(
-            "u",
-            F.col("i").alias("g1"),
-            F.explode(F.sequence(F.lit(0).cast("long"), F.col("c") - 1)).alias("g2"),
-            F.lit(0).cast("long").alias("s"),
-            "mass",
-        )
 
-    groups = groups.join(F.broadcast(strata), "s")
-    r_int = F.lit(_core.FIXED_POINT) - F.col("mass") - F.col("top")
-    groups = groups.withColumn("m", _budget(F, r_int, k, replace, oversample, shortfall_prob))
-    keys_cost = F.col("n_s") * F.lit(k if replace else 1)
-    if strategy == "keys":
+def _choose_routes(F, groups, spec: SampleSpec):
+    """Add each group's stream budget ``m`` and whether it takes the keys route."""
+    r_int = F.lit(FIXED_POINT) - F.col("mass") - F.col("top")
+    groups = groups.withColumn("m", _budget(F, r_int, spec))
+    keys_cost = F.col("n_s") * F.lit(spec.k if spec.replace else 1)
+    if spec.strategy == "keys":
         use_keys = F.lit(True)
-    elif strategy == "stream":
-        use_keys = F.col("m") >= F.lit(_core.NO_BUDGET)
+    elif spec.strategy == "stream":
+        use_keys = F.col("m") >= F.lit(NO_BUDGET)
     else:
         use_keys = F.col("m") >= keys_cost
-    groups = groups.withColumn("use_keys", use_keys)
+    return groups.withColumn("use_keys", use_keys)
 
-    if num_partitions is None:
-        spark = df.sparkSession
-        num_partitions = max(int(spark.conf.get("spark.sql.shuffle.partitions")), spark.sparkContext.defaultParallelism)
-    num_partitions = check_positive_int("num_partitions", num_partitions)
-    out = _draw(F, Window, groups, pairs, items, k, replace, seed, num_partitions)
 
-    columns = [F.col("u").alias(user_col)]
-    if is_context:
-        restore = contexts.select(F.col("ctx").alias("g1"), *[F.col(n).alias(c) for n, c in zip(ctx_names, context_cols)])
+def _output(F, out, spec: SampleSpec, context):
+    """The drawn rows with the caller's column names (and context values restored)."""
+    columns = [F.col("u").alias(spec.user_col)]
+    if spec.is_context:
+        ctx_names, contexts = context
+        restore = contexts.select(F.col("ctx").alias("g1"), *[F.col(n).alias(c) for n, c in zip(ctx_names, spec.context_cols)])
         out = out.join(F.broadcast(restore), "g1")
-        columns += [F.col(c) for c in context_cols]
-    elif per == "interaction":
-        columns += [F.col("g1").alias(item_col), F.col("g2").cast("int").alias("occurrence")]
+        columns += [F.col(c) for c in spec.context_cols]
+    elif spec.per == "interaction":
+        columns += [F.col("g1").alias(spec.item_col), F.col("g2").cast("int").alias("occurrence")]
     columns += [F.col("item").alias("negative"), F.col("slot").cast("int").alias("slot"), F.col("log_q")]
-    if is_context:
+    if spec.is_context:
         columns.append(F.when(F.col("s") == 0, F.lit("global")).otherwise(F.lit("context")).alias("source"))
     return out.select(*columns)
 
 
-def _draw(F, Window, groups, pairs, items, k, replace, seed, num_partitions):
-    """Both routes in one pass over data partitioned by user (see the module notes).
+def negatives(interactions_df, spec: SampleSpec, *, num_partitions: int | None = None):
+    """Negatives for every group of ``interactions_df`` as ``spec`` asks: the lazy Spark plan.
+
+    The engine behind :func:`uniform_negatives`, :func:`popularity_negatives` and
+    :func:`context_stratified_negatives`, which document the output columns;
+    ``num_partitions`` is as there.
+
+    Examples
+    --------
+    >>> from recneg.scale.spec import SampleSpec
+    >>> neg = negatives(log_df, SampleSpec(20, method="popularity", per="interaction"))  # doctest: +SKIP
+    """
+    F, Window = require_pyspark()
+    log, context = _prepare_log(F, Window, interactions_df, spec)
+    items, strata, ctx_stratum = _items_table(F, Window, log, spec, context)
+    pairs = log.groupBy("u", "i").agg(F.count(F.lit(1)).alias("c"))  # distinct positives
+    groups = _groups(F, log, pairs, items, strata, ctx_stratum, context, spec)
+    groups = _choose_routes(F, groups.join(F.broadcast(strata), "s"), spec)
+    if num_partitions is None:
+        spark = interactions_df.sparkSession
+        num_partitions = max(int(spark.conf.get("spark.sql.shuffle.partitions")), spark.sparkContext.defaultParallelism)
+    num_partitions = check_positive_int("num_partitions", num_partitions)
+    out = _draw(F, Window, groups, pairs, items, spec, num_partitions)
+    return _output(F, out, spec, context)
+
+def _draw(F, Window, groups, pairs, items, spec: SampleSpec, num_partitions: int):
+    """Both routes in one pass over data partitioned by user (see the scale chapter).
 
     Stream groups expand into their ``m`` hashed draws, looked up in the bucketed
     inverse-CDF table; keys groups expand into one row per stratum item with its ES key.
@@ -452,6 +425,7 @@ def _draw(F, Window, groups, pairs, items, k, replace, seed, num_partitions):
     window over ``(user, item)`` instead of a shuffled anti-join, and the first ``k``
     admissible rows per group (by draw index or by key) are the negatives.
     """
+    k, replace, seed = spec.k, spec.replace, spec.seed
     null_long = F.lit(None).cast("long")
     group_rows = groups.select("u", "g1", "g2", "s", "n_s", "m", "use_keys", F.lit(0).alias("kind"), null_long.alias("pi"))
     positive_rows = pairs.select(
@@ -468,8 +442,8 @@ def _draw(F, Window, groups, pairs, items, k, replace, seed, num_partitions):
     one = F.array(F.lit(-1).cast("long"))
     rows = rows.withColumn("d", F.explode(F.when(stream, F.sequence(F.lit(0).cast("long"), F.col("m") - 1)).otherwise(one)))
 
-    n_buckets = F.col("n_s") * F.lit(_core.BUCKETS_PER_ITEM)
-    rows = rows.withColumn("x", F.when(stream, _uniform(F, seed, _core.SALT_STREAM, "u", "g1", "g2", "d")))
+    n_buckets = F.col("n_s") * F.lit(BUCKETS_PER_ITEM)
+    rows = rows.withColumn("x", F.when(stream, _uniform(F, seed, SALT_STREAM, "u", "g1", "g2", "d")))
     rows = rows.withColumn("b", F.least(F.floor(F.col("x") * n_buckets), n_buckets - 1))
     buckets = _bucket_table(F, items)
     hit = (
@@ -487,10 +461,10 @@ def _draw(F, Window, groups, pairs, items, k, replace, seed, num_partitions):
     if replace:
         # k independent ES races per group: the winner of race j is draw j.
         rows = rows.withColumn("j", F.explode(F.when(keyed, F.sequence(F.lit(0).cast("long"), F.lit(k - 1).cast("long"))).otherwise(one)))
-        u_key = _uniform(F, seed, _core.SALT_KEYS_REPLACE, "u", "g1", "g2", "j", "item")
+        u_key = _uniform(F, seed, SALT_KEYS_REPLACE, "u", "g1", "g2", "j", "item")
     else:
         rows = rows.withColumn("j", F.lit(-1).cast("long"))
-        u_key = _uniform(F, seed, _core.SALT_KEYS, "u", "g1", "g2", "item")
+        u_key = _uniform(F, seed, SALT_KEYS, "u", "g1", "g2", "item")
     rows = rows.select(
         "u", "g1", "g2", "s", "d", "j", "kind", "item",
         F.coalesce(F.col("blog_q"), F.col("klog_q")).alias("log_q"),
@@ -554,18 +528,9 @@ _COMMON_DOC = """
 
 
 def uniform_negatives(
-    interactions_df,
-    k: int,
-    *,
-    user_col: str = "user",
-    item_col: str = "item",
-    per: str = "user",
-    replace: bool = False,
-    seed: int = 0,
-    oversample="auto",
-    shortfall_prob: float = 1e-9,
-    strategy: str = "auto",
-    num_partitions: int | None = None,
+    interactions_df, k: int, *, user_col: str = "user", item_col: str = "item", per: str = "user",
+    replace: bool = False, seed: int = 0, oversample="auto", shortfall_prob: float = 1e-9,
+    strategy: str = "auto", num_partitions: int | None = None,
 ):
     """Per group, ``k`` negatives uniform over the catalogue minus the user's positives.
     {common}
@@ -575,28 +540,15 @@ def uniform_negatives(
     >>> neg.columns  # doctest: +SKIP
     ['user', 'negative', 'slot', 'log_q']
     """
-    return _negatives(
-        interactions_df, k, method="uniform", alpha=0.0, per=per, replace=replace, seed=seed,
-        user_col=user_col, item_col=item_col, context_cols=(), min_context_items=None,
-        oversample=oversample, shortfall_prob=shortfall_prob, strategy=strategy,
-        num_partitions=num_partitions,
-    )
+    spec = SampleSpec(k, method="uniform", alpha=0.0, per=per, replace=replace, seed=seed, user_col=user_col,
+                      item_col=item_col, oversample=oversample, shortfall_prob=shortfall_prob, strategy=strategy)
+    return negatives(interactions_df, spec, num_partitions=num_partitions)
 
 
 def popularity_negatives(
-    interactions_df,
-    k: int,
-    alpha: float = 0.75,
-    *,
-    user_col: str = "user",
-    item_col: str = "item",
-    per: str = "user",
-    replace: bool = False,
-    seed: int = 0,
-    oversample="auto",
-    shortfall_prob: float = 1e-9,
-    strategy: str = "auto",
-    num_partitions: int | None = None,
+    interactions_df, k: int, alpha: float = 0.75, *, user_col: str = "user", item_col: str = "item",
+    per: str = "user", replace: bool = False, seed: int = 0, oversample="auto",
+    shortfall_prob: float = 1e-9, strategy: str = "auto", num_partitions: int | None = None,
 ):
     """Per group, ``k`` negatives with probability proportional to ``count ** alpha``.
 
@@ -610,12 +562,9 @@ def popularity_negatives(
     >>> neg.groupBy("user").count().agg({{"count": "min"}}).first()[0]  # doctest: +SKIP
     20
     """
-    return _negatives(
-        interactions_df, k, method="popularity", alpha=alpha, per=per, replace=replace, seed=seed,
-        user_col=user_col, item_col=item_col, context_cols=(), min_context_items=None,
-        oversample=oversample, shortfall_prob=shortfall_prob, strategy=strategy,
-        num_partitions=num_partitions,
-    )
+    spec = SampleSpec(k, method="popularity", alpha=alpha, per=per, replace=replace, seed=seed, user_col=user_col,
+                      item_col=item_col, oversample=oversample, shortfall_prob=shortfall_prob, strategy=strategy)
+    return negatives(interactions_df, spec, num_partitions=num_partitions)
 
 
 def context_stratified_negatives(
@@ -667,16 +616,35 @@ def context_stratified_negatives(
     >>> log = synthetic_log(spark, 50_000, 1_000, 2_000, n_segments=4, n_weeks=4)  # doctest: +SKIP
     >>> neg = context_stratified_negatives(log, 10, ("segment", "week"))  # doctest: +SKIP
     """
-    return _negatives(
-        interactions_df, k, method="context", alpha=alpha, per="user", replace=replace, seed=seed,
-        user_col=user_col, item_col=item_col, context_cols=context_cols,
-        min_context_items=min_context_items, oversample=oversample,
-        shortfall_prob=shortfall_prob, strategy=strategy, num_partitions=num_partitions,
-    )
+    spec = SampleSpec(k, method="context", alpha=alpha, replace=replace, seed=seed, user_col=user_col,
+                      item_col=item_col, context_cols=context_cols, min_context_items=min_context_items,
+                      oversample=oversample, shortfall_prob=shortfall_prob, strategy=strategy)
+    return negatives(interactions_df, spec, num_partitions=num_partitions)
 
 
 uniform_negatives.__doc__ = uniform_negatives.__doc__.format(common=_COMMON_DOC)
 popularity_negatives.__doc__ = popularity_negatives.__doc__.format(common=_COMMON_DOC)
+
+
+def _check_zipf(zipf) -> float:
+    try:
+        zipf = float(zipf)
+    except (TypeError, ValueError):
+        raise RecnegError(f"zipf must be a number >= 0, got {zipf!r}") from None
+    if not zipf >= 0.0:
+        raise RecnegError(f"zipf must be >= 0, got {zipf}")
+    return zipf
+
+
+def _zipf_rank(F, v, n_items: int, zipf: float):
+    """Popularity rank ``1..n_items`` from the uniform ``v``: inverse CDF of a bounded power law."""
+    top = float(n_items + 1)
+    if abs(zipf - 1.0) < 1e-12:
+        x = F.pow(F.lit(top), v)
+    else:
+        a = 1.0 - zipf
+        x = F.pow(F.lit(1.0) + v * F.lit(top**a - 1.0), F.lit(1.0 / a))
+    return F.least(F.greatest(F.floor(x), F.lit(1)), F.lit(n_items)).cast("long")
 
 
 def synthetic_log(
@@ -733,35 +701,23 @@ def synthetic_log(
     n_segments = check_positive_int("n_segments", n_segments)
     n_weeks = check_positive_int("n_weeks", n_weeks)
     seed = check_positive_int("seed", seed, allow_zero=True)
-    try:
-        zipf = float(zipf)
-    except (TypeError, ValueError):
-        raise RecnegError(f"zipf must be a number >= 0, got {zipf!r}") from None
-    if not zipf >= 0.0:
-        raise RecnegError(f"zipf must be >= 0, got {zipf}")
+    zipf = _check_zipf(zipf)
     ids = spark.range(0, n, numPartitions=num_partitions) if num_partitions else spark.range(0, n)
     rid = F.col("id")
-    user = F.floor(_uniform(F, seed, _core.SALT_SYN_USER, rid) * F.lit(float(n_users))).cast("long")
-    v = _uniform(F, seed, _core.SALT_SYN_ITEM, rid)
-    top = float(n_items + 1)
-    if abs(zipf - 1.0) < 1e-12:
-        x = F.pow(F.lit(top), v)
-    else:
-        a = 1.0 - zipf
-        x = F.pow(F.lit(1.0) + v * F.lit(top**a - 1.0), F.lit(1.0 / a))
-    rank = F.least(F.greatest(F.floor(x), F.lit(1)), F.lit(n_items)).cast("long")
-    week = F.floor(_uniform(F, seed, _core.SALT_SYN_WEEK, rid) * F.lit(float(n_weeks))).cast("int")
+    user = F.floor(_uniform(F, seed, SALT_SYN_USER, rid) * F.lit(float(n_users))).cast("long")
+    rank = _zipf_rank(F, _uniform(F, seed, SALT_SYN_ITEM, rid), n_items, zipf)
+    week = F.floor(_uniform(F, seed, SALT_SYN_WEEK, rid) * F.lit(float(n_weeks))).cast("int")
     seg_shift = n_items // n_segments
     week_shift = max(1, n_items // (4 * n_weeks))
     week_seconds = 7 * 24 * 3600
     return (
         ids.select(rid, user.alias("user"), rank.alias("rank"), week.alias("week"))
-        .withColumn("segment", F.pmod(F.xxhash64(F.lit(seed).cast("long"), F.lit(_core.SALT_SYN_SEGMENT).cast("long"), F.col("user")), F.lit(n_segments)).cast("int"))
+        .withColumn("segment", F.pmod(F.xxhash64(F.lit(seed).cast("long"), F.lit(SALT_SYN_SEGMENT).cast("long"), F.col("user")), F.lit(n_segments)).cast("int"))
         .select(
             "user",
             (F.pmod(F.col("rank") - 1 + F.col("segment") * seg_shift + F.col("week") * week_shift, F.lit(n_items)) + 1).cast("long").alias("item"),
             (F.lit(1_600_000_000) + F.col("week") * week_seconds
-             + F.floor(_uniform(F, seed, _core.SALT_SYN_TIME, rid) * F.lit(float(week_seconds)))).cast("long").alias("timestamp"),
+             + F.floor(_uniform(F, seed, SALT_SYN_TIME, rid) * F.lit(float(week_seconds)))).cast("long").alias("timestamp"),
             "segment",
             "week",
         )
@@ -769,64 +725,56 @@ def synthetic_log(
 
 
 # --- files (the Spark engine of `recneg sample`) -------------------------------------------
-def sample_files(
-    input_path,
-    output_path,
-    *,
-    k: int,
-    method: str,
-    alpha: float = 0.75,
-    seed: int = 0,
-    per: str = "user",
-    replace: bool = False,
-    user_col: str = "user",
-    item_col: str = "item",
-    context_cols: Sequence[str] = (),
-    master: str = "local[*]",
-    driver_memory: str = "4g",
-    spark=None,
-) -> int:
-    """Read a csv/parquet log, sample with Spark, write a csv/parquet directory; return rows.
+
+
+# --- files (the Spark engine of `recneg sample`) -------------------------------------------
+def read_log(spark, path):
+    """A csv (with header) or parquet log as a Spark DataFrame, or a one-line error."""
+    path = Path(path)
+    fmt = input_format(path)
+    reader = spark.read
+    try:
+        if fmt == "csv":
+            return reader.option("header", True).option("inferSchema", True).csv(str(path))
+        return reader.parquet(str(path))
+    except Exception as exc:  # AnalysisException and friends: report them on one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RecnegError(f"Spark cannot read {str(path)!r} as {fmt}: {first}") from None
+
+
+def write_negatives(neg, path, fmt: str) -> int:
+    """Write ``neg`` as a ``fmt`` (``"csv"`` with header, or ``"parquet"``) directory at ``path``; return its rows.
+
+    The rows are counted on what was written, so the count matches the files. ``path``
+    must not exist: callers write to a temporary name (:func:`recneg._atomic.atomic_path`),
+    which is why the format is passed rather than read from the name.
+    """
+    writer = neg.write.mode("error")
+    spark = neg.sparkSession
+    if fmt == "csv":
+        writer.option("header", True).csv(str(path))
+        return spark.read.option("header", True).csv(str(path)).count()
+    writer.parquet(str(path))
+    return spark.read.parquet(str(path)).count()
+
+
+def sample_files(input_path, output_path, spec: SampleSpec, *, master: str = "local[*]",
+                 driver_memory: str = "4g", spark=None) -> int:
+    """Read a csv/parquet log, sample as ``spec`` asks, write a csv/parquet directory; return rows.
 
     The result is written to a hidden sibling directory and renamed onto ``output_path``
-    only once complete.
+    only once complete; a previous Spark output there is replaced.
 
     Examples
     --------
-    >>> sample_files("log.parquet", "neg.parquet", k=20, method="popularity")  # doctest: +SKIP
+    >>> from recneg.scale.spec import SampleSpec
+    >>> sample_files("log.parquet", "neg.parquet", SampleSpec(20))  # doctest: +SKIP
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.exists():
         raise RecnegError(f"input {str(input_path)!r} does not exist; check the path")
-    fmt_in = _core.input_format(input_path)
-    fmt_out = _core.output_format(output_path)
+    fmt = output_format(output_path)
     spark = spark or spark_session(master, driver_memory=driver_memory)
-    reader = spark.read
-    try:
-        df = reader.option("header", True).option("inferSchema", True).csv(str(input_path)) if fmt_in == "csv" else reader.parquet(str(input_path))
-    except Exception as exc:  # AnalysisException and friends: report them on one line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RecnegError(f"Spark cannot read {str(input_path)!r} as {fmt_in}: {first}") from None
-    if method == "context":
-        neg = context_stratified_negatives(df, k, context_cols or ("segment", "week"), alpha, user_col=user_col,
-                                           item_col=item_col, replace=replace, seed=seed)
-    elif method == "uniform":
-        neg = uniform_negatives(df, k, user_col=user_col, item_col=item_col, per=per, replace=replace, seed=seed)
-    elif method == "popularity":
-        neg = popularity_negatives(df, k, alpha, user_col=user_col, item_col=item_col, per=per, replace=replace, seed=seed)
-    else:
-        raise RecnegError(f"method must be one of {', '.join(_core.METHODS)}, got {method!r}")
-    tmp = output_path.with_name(f".{output_path.name}.tmp-{os.urandom(6).hex()}")
-    try:
-        writer = neg.write.mode("error")
-        if fmt_out == "csv":
-            writer.option("header", True).csv(str(tmp))
-        else:
-            writer.parquet(str(tmp))
-        written = spark.read.parquet(str(tmp)) if fmt_out == "parquet" else spark.read.option("header", True).csv(str(tmp))
-        rows = written.count()
-        _core.replace_path(tmp, output_path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return rows
+    neg = negatives(read_log(spark, input_path), spec)
+    with atomic_path(output_path, folder=previous_output) as tmp:
+        return write_negatives(neg, tmp, fmt)
