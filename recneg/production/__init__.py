@@ -1,0 +1,4 @@
+"""Negatives in production: streaming pools, drift monitoring, calibration probes."""
+from .reservoir import StreamingPoolSampler, UserReservoir, WeightedReservoir
+
+__all__ = ["StreamingPoolSampler", "UserReservoir", "WeightedReservoir"]
