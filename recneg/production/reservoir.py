@@ -29,14 +29,15 @@ Time decay (forward decay, Cormode et al., ICDE 2009)
     ``E_i / (w_i e^{−λ(T − t_i)}) = e^{λT} · E_i / (w_i e^{λ t_i})``; the factor
     ``e^{λT}`` is common to all keys, so the *order* is that of ``E_i / w'_i`` with
     ``w'_i = w_i·e^{λ t_i}``, a weight that grows with arrival time and never changes
-    afterwards. Keys are computed once, on arrival, and the pool is A-Res on the
-    decayed weights at every ``T`` after the last arrival. Written directly, ``e^{λt}``
-    overflows float64 once ``λt > 709`` (a decay of one per day on Unix seconds gets
-    there in a few hours); in the rank key it is the additive term ``−λ(t − L)`` against
-    a *landmark* ``L``. Subtracting the same ``λL`` from every key changes no order, and
-    when ``λ(t − L)`` exceeds :data:`RESCALE_AT` the landmark moves to ``t`` and every
-    stored key gains ``λ·(t − L_old)``: keys stay of order one, where float64 resolves
-    the differences that decide the order.
+    afterwards: in A-Res terms the log key is ``log(u_i) / w'_i``, fixed on arrival, and
+    the pool is A-Res on the decayed weights at every ``T`` after the last arrival.
+    Written directly, ``e^{λt}`` overflows float64 once ``λt > 709`` (with a decay of
+    one per day, Unix timestamps are already some 19,700 days past their origin). In the
+    rank key it is the additive term ``−λ(t − L)`` against a *landmark* ``L``:
+    subtracting the same ``λL`` from every key changes no order, and when ``λ(t − L)``
+    exceeds :data:`RESCALE_AT` the landmark moves to ``t`` and every stored key gains
+    ``λ·(t − L_old)`` (the rescaling step). Keys stay of order one, where float64
+    resolves the differences that decide the order.
 
 Every update is vectorised over the chunk it receives (three stable sorts over the
 pool's touched rows and the chunk); no Python code runs per item.
@@ -208,7 +209,9 @@ class WeightedReservoir(_ReservoirTable):
     each drawn with probability proportional to its weight among those not yet drawn;
     an item's weight is the sum of its occurrences' weights, decayed by
     ``exp(−decay · (T − t))`` when ``decay > 0`` (``T`` any time after the last arrival).
-    How the stream is cut into chunks changes nothing: keys are drawn in arrival order.
+    How the stream is cut into chunks does not change the distribution; as keys are
+    drawn in arrival order from one generator, with torch's CPU generator it does not
+    change the pool either.
 
     Parameters
     ----------
