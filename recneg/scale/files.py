@@ -3,7 +3,7 @@
 The readers check every requested column and raise a one-line
 :class:`~recneg.RecnegError` naming the first bad value and where it is (``line N of
 FILE`` for csv, ``row N of FILE`` for parquet). The writers go through
-:func:`recneg._atomic.atomic_path`, so a failed run never leaves a half-written output.
+``recneg._atomic.atomic_path``, so a failed run never leaves a half-written output.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def previous_output(folder: Path) -> None:
     """Let an output folder be replaced only when it is a previous Spark output.
 
     That is a folder holding ``_SUCCESS`` or only ``part-*`` files (and their checksums),
-    never an arbitrary folder; passed as ``folder=`` to :func:`recneg._atomic.atomic_path`.
+    never an arbitrary folder; passed as ``folder=`` to ``recneg._atomic.atomic_path``.
     """
     names = [p.name for p in folder.iterdir()]
     spark_like = "_SUCCESS" in names or all(

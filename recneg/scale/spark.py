@@ -746,7 +746,7 @@ def write_negatives(neg, path, fmt: str) -> int:
     """Write ``neg`` as a ``fmt`` (``"csv"`` with header, or ``"parquet"``) directory at ``path``; return its rows.
 
     The rows are counted on what was written, so the count matches the files. ``path``
-    must not exist: callers write to a temporary name (:func:`recneg._atomic.atomic_path`),
+    must not exist: callers write to a temporary name (``recneg._atomic.atomic_path``),
     which is why the format is passed rather than read from the name.
     """
     writer = neg.write.mode("error")
