@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._feedback import as_array, call_answer, check_close, check_shape, check_signature, fail, passed
+from ._feedback import (as_array, as_number, call_answer, check_close, check_flaws, check_prediction_recorded,
+                        check_shape, check_signature, fail, passed)
+from ._measured import check_difference
 
-__all__ = ["check_dns_select", "check_ahns_select", "check_oracle_dns_fnr", "check_srns_criterion"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_prediction", "check_dns_select",
+           "check_ahns_select", "check_oracle_dns_fnr", "check_srns_criterion"]
 
 
 def _dns_inputs() -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -194,3 +197,64 @@ def check_srns_criterion(answer) -> None:
             fail(f"Your criterion matches {what}.", hint=hint)
     check_close(got, expected.numpy(), name="criterion", rtol=1e-9, atol=1e-12,
                 hint="criterion = history[..., -1] + w * history.std(-1, correction=0).")
+
+
+def check_prediction(prediction, fnr_change, fnr) -> None:
+    """Exercise ex-dynamic-predict: a prediction written down, then the change measured.
+
+    ``fnr`` is the chapter's audit table (columns ``sampler``, ``seed``, ``fnr``,
+    ``uniform_rate``); ``fnr_change`` is the mean rate of ``"DNS"`` (a pool of M) minus
+    that of ``"uniform"`` (a pool of one), each averaged over the seeds.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(fnr_change, "fnr_change")
+    means = fnr.groupby("sampler")["fnr"].mean()
+    dns, uniform = float(means["DNS"]), float(means["uniform"])
+    first = fnr[fnr["seed"] == fnr["seed"].iloc[0]].set_index("sampler")["fnr"]
+    one_seed = float(first["DNS"] - first["uniform"]) if fnr["seed"].nunique() > 1 else None
+    check_difference(
+        value, dns, uniform, name="change", exercise="ex-dynamic-predict",
+        detail="now compare it with your prediction, and with the bound 1 - (1 - f)^M of "
+               "ex-dynamic-oracle.",
+        order="DNS minus uniform.",
+        what="the mean false-negative rate of DNS minus that of the uniform sampler",
+        how="Average the column fnr over the seeds for the rows 'DNS' and 'uniform' of fnr, and "
+            "subtract the second from the first.",
+        mistakes=[
+            (dns - float(fnr["uniform_rate"].mean()),
+             "You subtracted the exact uniform rate f; the exercise compares two measured samplers.",
+             "Use the uniform sampler's measured rate, the row 'uniform' of the column fnr."),
+            (dns, "Your change is DNS's rate itself.", "Subtract the uniform sampler's rate."),
+            (one_seed, "Your change uses the first seed only.", "Average each sampler over all seeds first."),
+            (100 * (dns - uniform), "Your change is in percentage points.",
+             "Give the difference of the two rates as they are, fractions between 0 and 1."),
+        ])
+
+
+#: Statements about a hard-negative experiment (exercise ex-dynamic-critique):
+#: letter -> (statement, is it a flaw?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("The candidate pool was drawn from the whole catalogue, so it could contain the user's "
+          "own training items, and DNS kept whichever candidate scored highest.", True,
+          "negatives that can equal a positive"),
+    "B": ("Every sampler trained the same BPR-MF with the same epoch budget, and the best "
+          "validation epoch was restored before testing.", False,
+          "one model and one budget is what makes the samplers comparable"),
+    "C": ("The pool was scored with autograd on, outside torch.no_grad(), and the sampler's "
+          "speed was reported from those calls.", True, "scoring without torch.no_grad()"),
+    "D": ("Pool sizes were compared with one training seed each, and the larger pool was called "
+          "better because its NDCG@10 was higher.", True, "a single seed"),
+    "E": ("Negatives per second were the median of several calls of sample on the same pairs "
+          "with the same scorer.", False, "a median over repeated calls is how speed is measured"),
+    "F": ("Harder negatives were credited with the accuracy gain, and their false-negative rate "
+          "was not measured anywhere.", True, "false negatives left unmeasured"),
+    "G": ("No most-popular baseline was evaluated on the temporal split, so no sampler could be "
+          "found below that floor.", True, "the MostPopular floor"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ex-dynamic-critique: pick the statements that are flaws of the experiment."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="ex-dynamic-critique",
+                hint="Look at the three costs of hardness the chapter measures (accuracy against a "
+                     "floor and across seeds, false negatives, speed) and what the pool may contain.")

@@ -11,9 +11,11 @@ import math
 import numpy as np
 
 from ..metrics import popularity_cohorts
-from ._feedback import as_array, fail, passed, same
+from ._feedback import as_array, as_number, check_flaws, check_prediction_recorded, fail, passed, same
+from ._measured import check_difference
 
-__all__ = ["check_ndcg", "check_seen_filtering", "check_cohorts"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_prediction", "check_ndcg",
+           "check_seen_filtering", "check_cohorts"]
 
 
 def check_ndcg(answer: float, ranks, *, k: int = 10) -> None:
@@ -140,3 +142,85 @@ def check_cohorts(answer, counts) -> None:
          hint="Sort by training count, most popular first, and put an item in the head if less "
               "than a third of all interactions come before it, in the mid if less than two "
               "thirds, and in the tail otherwise.")
+
+
+def _sampled_1000(result) -> float:
+    """HR@10 of an evaluation that must rank against 1,000 uniformly sampled items."""
+    if not isinstance(result, dict) or "protocol" not in result or "hr@10" not in result:
+        fail(f"Your sampled_1000 is a {type(result).__name__}, not the dictionary evaluate(...) returns.",
+             hint="Store the whole result of evaluate(..., protocol='sampled', n_sampled=1000).")
+    label = str(result["protocol"])
+    if label == "full":
+        fail("Your second evaluation is a full ranking; the exercise ranks against 1,000 sampled items.",
+             hint="Pass protocol='sampled' and n_sampled=1000 to evaluate.")
+    if label.startswith("sampled-popularity"):
+        fail("Your second evaluation draws its items by popularity, but the row you compare it with "
+             "draws them uniformly.", hint="Leave sampled_by at its default, 'uniform'.")
+    if label != "sampled-uniform-1000":
+        fail(f"Your second evaluation is {label!r}; the exercise asks for 1,000 sampled items.",
+             hint="Pass n_sampled=1000.")
+    return float(result["hr@10"])
+
+
+def check_prediction(prediction, change, sampled_1000, protocols) -> None:
+    """Exercise eval-predict: a prediction written down, then the change measured.
+
+    ``sampled_1000`` is the result of evaluating the chapter's SASRec against 1,000
+    uniformly sampled items; ``protocols`` the chapter's table (index: protocol label);
+    ``change`` is the first HR@10 minus the ``"sampled-uniform-100"`` row's.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(change, "change")
+    hr_1000 = _sampled_1000(sampled_1000)
+    rows = protocols["hr@10"]
+    hr_100 = float(rows.loc["sampled-uniform-100"])
+    ndcg = (float(sampled_1000["ndcg@10"] - protocols.loc["sampled-uniform-100", "ndcg@10"])
+            if "ndcg@10" in sampled_1000 and "ndcg@10" in protocols else None)
+    check_difference(
+        value, hr_1000, hr_100, name="change", exercise="eval-predict",
+        detail="now place both sampled numbers against the full-ranking one and compare with your "
+               "prediction.",
+        order="1,000 sampled items minus 100.",
+        what="the HR@10 against 1,000 sampled items minus the HR@10 against 100",
+        how="Subtract protocols.loc['sampled-uniform-100', 'hr@10'] from the new evaluation's 'hr@10'.",
+        mistakes=[
+            (hr_1000 - float(rows.loc["full"]) if "full" in rows.index else None,
+             "You subtracted the full-ranking row; the exercise compares two sampled protocols.",
+             "Use the row 'sampled-uniform-100'."),
+            (hr_1000 - float(rows.loc["sampled-popularity-100"]) if "sampled-popularity-100" in rows.index
+             else None, "You subtracted the popularity-sampled row; both evaluations must draw uniformly.",
+             "Use the row 'sampled-uniform-100'."),
+            (ndcg, "Your change is in NDCG@10; the exercise compares HR@10.", None),
+            (100 * (hr_1000 - hr_100), "Your change is in percentage points.",
+             "Give the difference of the two hit rates as they are, fractions between 0 and 1."),
+        ])
+
+
+#: Statements about a paper's evaluation section (exercise eval-critique):
+#: letter -> (statement, is it a flaw?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("HR@10 against 100 sampled items was printed in the same table as other papers' "
+          "full-ranking HR@10.", True, "sampled metrics reported as full ranking"),
+    "B": ("The items a user had interacted with in training were left among the candidates, so "
+          "they competed with the target.", True, "seen items not filtered"),
+    "C": ("Test rows whose target had no training interaction stayed in the denominator as "
+          "misses, and their share was reported.", False,
+          "keeping those rows as misses is recneg's rule, so the number is not flattered"),
+    "D": ("Head, mid and tail cohorts were cut from item counts over the whole log, test "
+          "interactions included.", True, "cohorts counted on test data"),
+    "E": ("Items no training batch ever contained kept their initial scores and were ranked "
+          "with the trained ones.", True, "untouched items ranked as if learned"),
+    "F": ("Ranks were 0-based, the number of candidates scored above the target, and a tie "
+          "counted against the target.", False,
+          "a tie counted against the target cannot flatter a model that scores everything the same"),
+    "G": ("No most-popular baseline was evaluated, so no run could be found below that floor.",
+          True, "the MostPopular floor"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise eval-critique: pick the statements that are flaws of the evaluation."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="eval-critique",
+                hint="Walk through the chapter's protocol: which items are ranked against the target, "
+                     "which data the cohorts and baselines come from, and what the numbers can be "
+                     "compared with.")

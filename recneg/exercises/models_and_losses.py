@@ -11,9 +11,14 @@ import math
 import numpy as np
 import torch
 
-from ._feedback import call_answer, fail, passed
+from ._feedback import as_number, call_answer, check_flaws, check_prediction_recorded, fail, passed
+from ._measured import check_difference
 
-__all__ = ["check_bpr", "check_gbce_beta", "check_logq_uniform"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_prediction", "check_bpr",
+           "check_gbce_beta", "check_logq_uniform"]
+
+#: The two runs of the chapter's loss comparison that the predict exercise compares.
+LOGQ_RUN, NO_LOGQ_RUN = "sampled softmax, popularity, logQ", "sampled softmax, popularity, no logQ"
 
 
 def _reference_bpr(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
@@ -131,3 +136,68 @@ def check_logq_uniform(difference: float) -> None:
              hint="Correct the positive's logit too (pos_log_prob), and compare the two losses "
                   "on the same logits and the same draws.")
     passed("models-logq-uniform", "a constant shift of every logit leaves the softmax unchanged.")
+
+
+def check_prediction(prediction, tail_change, wide) -> None:
+    """Exercise models-predict: a prediction written down, then the change measured.
+
+    ``wide`` is the chapter's table of runs (index ``(run, seed)``, one column per
+    metric); ``tail_change`` is the mean ``hr@10_tail`` over seeds of the logQ-corrected
+    popularity run minus that of the uncorrected one.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(tail_change, "tail_change")
+    means = wide.groupby(level="run").mean()
+
+    def change(column, table=means):
+        return float(table.loc[LOGQ_RUN, column] - table.loc[NO_LOGQ_RUN, column])
+
+    seeds = wide.index.get_level_values("seed").unique()
+    one_seed = change("hr@10_tail", wide.xs(seeds[0], level="seed")) if len(seeds) > 1 else None
+    check_difference(
+        value, float(means.loc[LOGQ_RUN, "hr@10_tail"]), float(means.loc[NO_LOGQ_RUN, "hr@10_tail"]),
+        name="change", exercise="models-predict",
+        detail="now compare its sign with your prediction, and its size with the seeds' spread "
+               "in the summary table.",
+        order="With logQ minus without.",
+        what="the change of the mean tail HR@10 between the two popularity-sampled runs",
+        how=f"Average hr@10_tail over the seeds of the runs {LOGQ_RUN!r} and {NO_LOGQ_RUN!r}, "
+            "and subtract the second from the first.",
+        mistakes=[
+            (change("hr@10"), "Your change is in overall HR@10; the exercise asks about the tail "
+                              "cohort.", "Use the column hr@10_tail."),
+            (change("ndcg@10"), "Your change is in NDCG@10; the exercise asks about tail HR@10.", None),
+            (change("hr@10_head") if "hr@10_head" in means else None,
+             "Your change is that of the head cohort.", "Tail items are the column hr@10_tail."),
+            (one_seed, "Your change uses a single seed.", "Average each run over all its seeds first."),
+            (100 * change("hr@10_tail"), "Your change is in percentage points.",
+             "Give the difference of the two hit rates as they are, fractions between 0 and 1."),
+        ])
+
+
+#: Statements about a loss comparison (exercise models-critique):
+#: letter -> (statement, is it a flaw?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("Every loss trained the same SASRec for the same number of epochs and was evaluated by "
+          "full ranking on the same leave-one-out split.", False,
+          "one model, one budget and one protocol is what makes the losses comparable"),
+    "B": ("The BPR loss was written as -torch.log(torch.sigmoid(pos - neg)), and runs whose loss "
+          "became infinite were left out of the table.", True,
+          "numerical stability (and the runs that were dropped)"),
+    "C": ("Sampled negatives that happened to equal the positive were kept as negatives in the "
+          "sampled softmax.", True, "accidental hits"),
+    "D": ("Sampled softmax with popularity negatives and no logQ correction was reported as "
+          "'sampled softmax', and its gap to full cross-entropy blamed on sampling itself.", True,
+          "the missing logQ correction"),
+    "E": ("gBCE's beta was computed from the sampling rate k/(N-1) with the calibration t fixed "
+          "before training.", False, "this is how gBCE sets beta"),
+    "F": ("Each loss was trained with one seed, and the order of the losses was read off those "
+          "single runs.", True, "a single seed"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise models-critique: pick the statements that are flaws of the comparison."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="models-critique",
+                hint="Look at each statement: was the loss computed correctly, was it the loss "
+                     "it was called, and could the comparison tell the runs apart?")

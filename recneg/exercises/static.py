@@ -11,9 +11,11 @@ import math
 import numpy as np
 
 from ..data.interactions import Interactions
-from ._feedback import as_number, fail, passed
+from ..metrics import popularity_cohorts
+from ._feedback import PREDICTIONS, as_number, check_flaws, fail, passed, same
 
-__all__ = ["check_uniform_probability", "check_popularity_gof", "check_setdiff_bias"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_prediction", "check_uniform_probability",
+           "check_popularity_gof", "check_setdiff_bias"]
 
 
 def check_uniform_probability(answer: float, train: Interactions, *, user: int) -> None:
@@ -86,3 +88,99 @@ def check_setdiff_bias(ratio: float) -> None:
         fail(f"A ratio of {value:.2f} shows no bias. Did you sort or shuffle the result?",
              hint="Apply np.setdiff1d(candidates, positives)[:k] exactly as written.")
     passed("static-setdiff-bias", f"Ratio {value:.2f}: the shortcut keeps the smallest ids, a biased sampler.")
+
+
+def _head_share(weights: np.ndarray, cohorts: np.ndarray, cohort: int = 0) -> float:
+    """Share of the sampling weights of items 1..N that falls on ``cohort`` (0 is the head)."""
+    return float(weights[cohorts == cohort].sum() / weights.sum())
+
+
+def _recorded_share(prediction) -> float:
+    """The prediction of static-predict: a share between 0 and 1, written down first."""
+    if isinstance(prediction, str) and prediction.strip().lower() in PREDICTIONS:
+        fail("This exercise asks for a number: the share you expect, between 0 and 1.")
+    value = as_number(prediction, "prediction",
+                      hint="Write your predicted share as a number, e.g. 0.2, before you measure.")
+    if not 0 <= value <= 1:
+        fail("Your prediction is a share of the draws; write it between 0 and 1.")
+    return value
+
+
+def check_prediction(prediction, head_share, train: Interactions, *, alpha: float = 0.75,
+                     log: Interactions | None = None) -> None:
+    """Exercise static-predict: a predicted share, then the share measured exactly.
+
+    ``head_share`` is the probability that ``PopularitySampler(alpha)``, before any user's
+    positives are excluded, draws a head item: the head items' share of ``c_j^alpha`` over
+    items 1..N, with counts and cohorts from the training split. ``log``, when given, lets
+    the check recognise counts taken over the whole log.
+    """
+    _recorded_share(prediction)
+    value = as_number(head_share, "head_share")
+    counts = train.item_counts().astype(float)
+    cohorts = popularity_cohorts(train.item_counts())
+    weights, real = counts[1:] ** alpha, cohorts[1:]
+    expected = _head_share(weights, real)
+    if same(value, expected, rtol=1e-6):
+        passed("static-predict", f"before exclusion a uniform draw lands in the head "
+                                 f"{(real == 0).mean():.1%} of the time; compare both shares with "
+                                 "your prediction.")
+        return
+    mistakes = [
+        (float((real == 0).mean()), "That is the uniform sampler's share: the head's share of the items.",
+         "Weigh each item by its training count to the power alpha."),
+        (_head_share(counts[1:], real), "You used the raw counts (alpha = 1).",
+         f"Raise every count to alpha = {alpha} first."),
+        (_head_share(weights, real, 2), "That is the share of the tail cohort.",
+         "The head is cohort 0, the tail cohort 2."),
+        (1 - expected, "That is the share that falls outside the head.", "Sum the weights of cohort 0."),
+        (_head_share(weights, cohorts[:-1]), "Your cohorts are shifted by one item against the weights.",
+         "popularity_cohorts(counts) has an entry for the padding id 0: drop it ([1:]) as you drop "
+         "it from the counts."),
+        (100 * expected, "Your share looks like a percentage.", "Give it as a fraction between 0 and 1."),
+    ]
+    if log is not None:
+        leaky = log.item_counts().astype(float)
+        mistakes.append((_head_share(leaky[1:] ** alpha, popularity_cohorts(log.item_counts())[1:]),
+                         "Your counts include the validation and test interactions.",
+                         "Count popularity on the training split only, as PopularitySampler.fit(train) does."))
+        mistakes.append((_head_share(leaky[1:] ** alpha, real),
+                         "Your weights count the validation and test interactions too.",
+                         "Take the counts from train.item_counts(), not from the whole log."))
+    for number, message, hint in mistakes:
+        if same(value, number, rtol=1e-6):
+            fail(message, hint=hint)
+    if not 0 <= value <= 1:
+        fail("A share of the draws lies between 0 and 1; yours does not.")
+    fail("Your share is not the head's share of the popularity weights.",
+         hint="Compute c_j**alpha for items 1..N from the training counts, sum it over the items "
+              "whose cohort is 0, and divide by the sum over all items.")
+
+
+#: Statements about a static-sampling experiment (exercise static-critique):
+#: letter -> (statement, is it a flaw?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("The popularity counts behind q(j) were computed once, on the whole log, before the split.",
+          True, "popularity counted on test data"),
+    "B": ("One user's draws were compared with c_j^alpha restricted to that user's unobserved items "
+          "by a chi-square test.", False, "a goodness-of-fit test is how the sampler's distribution "
+                                          "is checked"),
+    "C": ("Negatives were taken as np.setdiff1d(candidates, positives)[:k].", True,
+          "a shortcut biased towards low item ids"),
+    "D": ("A sampler with a Python loop over users was timed on a hundred users, and that time was "
+          "reported as the cost of popularity sampling.", True,
+          "a Python-loop sampler timed as if representative"),
+    "E": ("The log-probability of each draw was renormalised over the items left after the user's "
+          "positives were excluded.", False, "the renormalised probability is the one the sampler "
+                                             "really draws from"),
+    "F": ("alpha was picked by the best test NDCG@10 of the sweep, and that NDCG@10 was reported as "
+          "the result.", True, "model selection on the test split"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise static-critique: pick the statements that are flaws of the experiment."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="static-critique",
+                hint="Look at what data each statement used, whether the negatives are drawn from "
+                     "the distribution claimed, and whether a measured number means what it is said "
+                     "to mean.")

@@ -11,9 +11,13 @@ import functools
 from scipy.stats import binom
 
 from ..data.interactions import Interactions
-from ._feedback import as_number, fail, passed, same
+from ..evaluation import evaluate
+from ..models import MostPopular
+from ._feedback import as_number, check_flaws, check_prediction_recorded, fail, passed, same
+from ._measured import check_difference
 
-__all__ = ["check_unlabelled_share", "check_collisions", "check_popularity_probability"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_prediction", "check_unlabelled_share",
+           "check_collisions", "check_popularity_probability"]
 
 _close = functools.partial(same, rtol=1e-6, atol=1e-12)  # answers may come from float32 tensors
 
@@ -109,3 +113,63 @@ def check_popularity_probability(answer: float, train: Interactions, *, item: in
     fail("Your probability is not the item's share of the popularity weights.",
          hint="Compute c_j**alpha for every item 1..n_items from the *training* counts, then "
               "divide the item's weight by their sum.")
+
+
+def check_prediction(prediction, measured_gap, log: Interactions, split) -> None:
+    """Exercise tour-predict: a prediction written down, then the leak measured.
+
+    ``measured_gap`` is the test HR@10 of ``MostPopular`` counted on the whole ``log``
+    minus that of ``MostPopular`` counted on ``split.train`` (both evaluated on
+    ``split.test`` with the training split's seen items filtered).
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(measured_gap, "measured_gap")
+
+    def scores(counted_on, rows):
+        return evaluate(MostPopular(counted_on), rows, split.train, ks=(10,))
+
+    leaky, honest = scores(log, split.test), scores(split.train, split.test)
+    on_valid = scores(log, split.valid)["hr@10"] - scores(split.train, split.valid)["hr@10"]
+    check_difference(
+        value, leaky["hr@10"], honest["hr@10"], name="gap", exercise="tour-predict",
+        detail="now compare it with your prediction, and with the share of the log that the test "
+               "rows make up.",
+        order="The model counted on the whole log minus the one counted on the training split.",
+        what="the difference of the two MostPopular models' test HR@10",
+        how="Evaluate MostPopular(log) and MostPopular(split.train) on split.test, each with "
+            "evaluate(model, split.test, split.train), and subtract the second HR@10 from the first.",
+        mistakes=[
+            (leaky["ndcg@10"] - honest["ndcg@10"], "Your gap is in NDCG@10; the exercise compares HR@10.",
+             None),
+            (100 * (leaky["hr@10"] - honest["hr@10"]), "Your gap is in percentage points.",
+             "Give the difference of the two HR@10 values as they are, fractions between 0 and 1."),
+            (on_valid, "Your gap is measured on the validation rows.",
+             "The leak concerns the test targets: evaluate on split.test."),
+        ])
+
+
+#: Statements about a first pipeline run (exercise tour-critique):
+#: letter -> (statement, is it a flaw?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("The popularity sampler was fitted on the whole log, before it was split.", True,
+          "popularity counted on test data"),
+    "B": ("Test HR@10 was computed against 100 sampled items and reported as HR@10, with no "
+          "word on the protocol.", True, "sampled metrics reported as full ranking"),
+    "C": ("The sampler was built with exclude_positives=False, so a negative could be one of the "
+          "user's training items.", True, "negatives that can equal a positive"),
+    "D": ("Every item the user interacted with in training was removed from the ranking, except "
+          "the test target.", False, "filtering seen items is the full-ranking protocol"),
+    "E": ("The epoch to report was chosen by test HR@10 after every epoch.", True,
+          "model selection on the test split"),
+    "F": ("The model was trained on split.train only, and the run's seed was reported with its "
+          "numbers.", False, "training on the training split, with the seed named, is what the "
+                             "tour does"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise tour-critique: pick the statements that are flaws of the run."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="tour-critique",
+                hint="Walk through the pipeline step by step: what each step may see (training, "
+                     "validation or test rows), what a negative may be, and what the reported "
+                     "number was computed against.")
