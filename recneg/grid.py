@@ -37,6 +37,9 @@ A minimal file::
 
 ``[[losses]]`` tables (``label`` plus training options such as ``loss`` and ``logq``)
 cross every arm with several losses; without them every arm uses ``[train]``'s loss.
+``probes = ["calibration"]`` also measures every trained model's calibration over the
+whole catalogue (:func:`recneg.production.catalogue_calibration`); its numbers become
+extra metrics of the tidy table and its reliability bins go to the provenance.
 An arm may carry ``train = {...}`` overrides and ``shown_as_failure = "<cause>"`` when a
 chapter presents it on purpose as a failure (see :mod:`recneg.results`).
 """
@@ -53,11 +56,13 @@ from typing import Any, Mapping, Sequence
 
 from ._errors import RecnegError, check_positive_int
 
-__all__ = ["Arm", "Cell", "Grid", "LossVariant", "Setting", "SPLITS", "load_grid", "miniature", "parse_grid"]
+__all__ = ["Arm", "Cell", "Grid", "LossVariant", "PROBES", "Setting", "SPLITS", "load_grid", "miniature", "parse_grid"]
 
 SPLITS = ("leave-one-out", "temporal")
 _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
-             "settings", "arms", "losses", "chapter"}
+             "settings", "arms", "losses", "chapter", "probes"}
+#: Measurements a grid may ask for after training, besides the test metrics.
+PROBES = ("calibration",)
 
 
 def _canonical(value: Any) -> str:
@@ -122,6 +127,7 @@ class Cell:
     seed: int
     model: Mapping[str, Any]
     train: Mapping[str, Any]
+    probes: tuple[str, ...] = ()  # not part of the key: they measure the trained model, never change it
 
     @property
     def key(self) -> str:
@@ -151,11 +157,12 @@ class Grid:
     losses: tuple[LossVariant, ...]
     config_hash: str
     source: str = ""
+    probes: tuple[str, ...] = ()
 
     def cell(self, setting: Setting, arm: Arm, loss: LossVariant, params: Mapping, seed: int) -> Cell:
         train = {**self.train, **loss.options, **arm.train}
         model = {k: v for k, v in self.model.items()}
-        return Cell(setting, arm, loss, dict(params), int(seed), model, train)
+        return Cell(setting, arm, loss, dict(params), int(seed), model, train, self.probes)
 
     def tuning_cells(self) -> list[Cell]:
         """Runs that choose each arm's parameters on validation (arms with a tune grid)."""
@@ -283,10 +290,14 @@ def parse_grid(text: str, *, source: str = "<string>") -> Grid:
         losses = (LossVariant(label=str(train.get("loss", "bce")), options={}),)
     seeds = _seeds(data.get("seeds", [0]), f"{source}: seeds")
     tune_seeds = _seeds(data.get("tune_seeds", [seeds[0]]), f"{source}: tune_seeds")
+    probes = data.get("probes", [])
+    if not isinstance(probes, list) or any(p not in PROBES for p in probes):
+        raise RecnegError(f"{source}: probes must be a list drawn from {list(PROBES)}, got {probes!r}")
     parsed = {k: v for k, v in data.items() if k not in ("description", "chapter")}
     return Grid(name=name, description=str(data.get("description", "")), seeds=seeds, tune_seeds=tune_seeds,
                 tune_metric=str(data.get("tune_metric", "ndcg@10")), model=model, train=train,
-                settings=settings, arms=arms, losses=losses, config_hash=_digest(parsed, 16), source=source)
+                settings=settings, arms=arms, losses=losses, config_hash=_digest(parsed, 16), source=source,
+                probes=tuple(probes))
 
 
 def load_grid(path) -> Grid:

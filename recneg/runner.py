@@ -103,6 +103,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     began = time.perf_counter()
     result = Trainer(model, sampler, config).fit(split)
     health = assess_result(result, floor)
+    probes = _run_probes(cell, model, split)
     return {
         "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss.label,
         "sampler": cell.arm.sampler, "params": dict(cell.params), "seed": cell.seed,
@@ -112,8 +113,27 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
         "epochs_trained": int(result.epochs_trained), "best_epoch": int(result.best_epoch),
         "stop_reason": result.stop_reason, "wall_seconds": round(time.perf_counter() - began, 3),
         "threads": torch.get_num_threads(), "device": str(config.resolved_device()),
-        "commit": git_commit(), "finished_at": _now(),
+        "commit": git_commit(), "finished_at": _now(), **({"probes": probes} if probes else {}),
     }
+
+
+def _run_probes(cell: Cell, model, split) -> dict:
+    """The grid's probes of the trained model (see :data:`recneg.grid.PROBES`)."""
+    probes = {}
+    if "calibration" in cell.probes:
+        from .production.catalogue_probe import catalogue_calibration, probability_for_loss
+
+        found = catalogue_calibration(model, split.test, split.train,
+                                      probability=probability_for_loss(cell.train.get("loss", "bce")))
+        found["reliability"] = {k: [float(x) for x in v] for k, v in found["reliability"].items()}
+        probes["calibration"] = found
+    return probes
+
+
+def _probe_numbers(record: Mapping) -> dict:
+    """Scalar probe results of a record, as extra metrics of the tidy table."""
+    found = record.get("probes", {}).get("calibration", {})
+    return {k: v for k, v in found.items() if isinstance(v, float)}
 
 
 # -- the journal --------------------------------------------------------------------------------
@@ -223,7 +243,7 @@ def _tidy(grid: Grid, final: list[Cell], records: Mapping[str, dict]) -> pd.Data
             continue
         metrics = {**record["test"], "floor_hr@10": record["health"].get("floor_hr10", np.nan),
                    "epochs_trained": record["epochs_trained"], "best_epoch": record["best_epoch"],
-                   "wall_seconds": record["wall_seconds"]}
+                   "wall_seconds": record["wall_seconds"], **_probe_numbers(record)}
         for metric, value in metrics.items():
             rows.append({
                 "grid": grid.name, "setting": cell.setting.label, "dataset": cell.setting.dataset,
@@ -254,7 +274,8 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
         "versions": versions(), "settings": summaries, "most_popular_floor": floors, "selection": report,
         "cells": [{k: r[k] for k in ("key", "setting", "arm", "loss", "params", "seed", "epochs_trained",
                                        "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
-                                       "commit", "finished_at", "threads", "device")} for r in used],
+                                       "commit", "finished_at", "threads", "device")}
+                  | ({"probes": r["probes"]} if "probes" in r else {}) for r in used],
     }
 
 

@@ -96,6 +96,7 @@ def test_comments_do_not_change_the_config_hash():
     (("epochs = 3", "epochs = 3\nepoch = 4"), "unknown training option"),
     (("tune_seeds = [0]", "tune_seeds = [0]\n[[losses]]\nlabel = \"x\"\nloss = \"bce\"\nlogg = true"), "unknown training option"),
     (("name = ", "nom = "), "unknown top-level key"),
+    (("seeds = [0, 1]", 'seeds = [0, 1]\nprobes = ["calibrated"]'), "probes must be a list drawn from"),
 ])
 def test_bad_grids_get_one_line_errors(edit, message):
     with pytest.raises(RecnegError, match=message) as error:
@@ -135,6 +136,23 @@ def test_run_writes_tidy_results_and_provenance(grid_path, tmp_path):
         assert field in provenance
     assert provenance["settings"]["world"]["test_users"] > 0
     assert len(provenance["cells"]) == 4 and all("health" in c for c in provenance["cells"])
+
+
+def test_calibration_probe_adds_metrics_without_changing_cell_keys(grid_path, tmp_path):
+    text = grid_path.read_text()
+    probed = parse_grid(text.replace("seeds = [0, 1]", 'seeds = [0, 1]\nprobes = ["calibration"]'))
+    plain = parse_grid(text)
+    # Probes measure a trained model and never change it: same cells, another config hash.
+    assert [c.key for c in probed.tuning_cells()] == [c.key for c in plain.tuning_cells()]
+    assert probed.config_hash != plain.config_hash
+    provenance = runner.run_grid(probed, results_dir=tmp_path / "results", progress=False, threads=1)
+    frame = pd.read_csv(tmp_path / "results" / "tiny.csv")
+    ece = frame[frame.metric == "ece"]
+    assert len(ece) == 4 and ece.value.between(0, 1).all()
+    # BCE's sigmoid scores over the catalogue: a positive mass per row, bins that count every pair.
+    assert (frame[frame.metric == "expected_positives"].value > 0).all()
+    bins = provenance["cells"][0]["probes"]["calibration"]["reliability"]
+    assert sum(bins["count"]) > 0 and len(bins["count"]) == 15
 
 
 def test_an_interrupted_run_resumes_without_retraining(grid_path, tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """Negatives in production: streaming pools, drift monitoring, calibration probes."""
 from .calibration import auc, expected_calibration_error, margin_histogram, reliability_table, score_separation
+from .catalogue_probe import catalogue_calibration, probability_for_loss
 from .drift import DriftMonitor, cohort_shares, kl_divergence, popularity_bins, psi
 from .reservoir import StreamingPoolSampler, UserReservoir, WeightedReservoir
 
@@ -7,4 +8,5 @@ __all__ = [
     "StreamingPoolSampler", "UserReservoir", "WeightedReservoir",
     "DriftMonitor", "cohort_shares", "kl_divergence", "popularity_bins", "psi",
     "auc", "expected_calibration_error", "margin_histogram", "reliability_table", "score_separation",
+    "catalogue_calibration", "probability_for_loss",
 ]
