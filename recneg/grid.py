@@ -312,7 +312,7 @@ def load_grid(path) -> Grid:
 
 
 def miniature(grid: Grid, *, seeds=(0,), max_users: int | None = None, epochs: int | None = None,
-              arms: Sequence[str] | None = None, tune: bool = True) -> Grid:
+              arms: Sequence[str] | None = None, losses: Sequence[str] | None = None, tune: bool = True) -> Grid:
     """A smaller copy of ``grid`` that runs the same code path: the chapters' live runs.
 
     Parameters
@@ -326,6 +326,8 @@ def miniature(grid: Grid, *, seeds=(0,), max_users: int | None = None, epochs: i
         Cap on training epochs (early stopping still applies).
     arms : sequence of str, optional
         Labels of the arms to keep (default: all).
+    losses : sequence of str, optional
+        Labels of the losses to keep (default: all).
     tune : bool, default True
         Keep the tuning grids; ``False`` uses each arm's first candidate.
 
@@ -348,16 +350,26 @@ def miniature(grid: Grid, *, seeds=(0,), max_users: int | None = None, epochs: i
     ('big-live', (0,), 2)
     """
     seeds = _seeds(list(seeds), "seeds")
-    keep = list(grid.arms) if arms is None else [a for a in grid.arms if a.label in set(arms)]
-    if arms is not None and len(keep) != len(set(arms)):
-        known = ", ".join(a.label for a in grid.arms)
-        raise RecnegError(f"arms {list(arms)} are not all in grid {grid.name!r}; its arms are {known}")
+    keep = _kept(grid.arms, arms, "arms", grid.name)
+    kept_losses = _kept(grid.losses, losses, "losses", grid.name)
     if not tune:
         keep = [dataclasses.replace(a, params=a.candidates()[0], tune={}) for a in keep]
     settings = tuple(dataclasses.replace(s, max_users=max_users if max_users is not None else s.max_users)
                      for s in grid.settings)
     train = dict(grid.train) if epochs is None else {**grid.train, "epochs": check_positive_int("epochs", epochs)}
     small = dataclasses.replace(grid, name=f"{grid.name}-live", seeds=seeds, tune_seeds=seeds[:1],
-                                settings=settings, arms=tuple(keep), train=train)
+                                settings=settings, arms=tuple(keep), losses=tuple(kept_losses), train=train)
     return dataclasses.replace(small, config_hash=_digest([small.name, small.seeds, [x.as_dict() for x in settings],
-                                                          [dataclasses.asdict(a) for a in keep], train], 16))
+                                                          [dataclasses.asdict(a) for a in keep], train,
+                                                          [dataclasses.asdict(x) for x in kept_losses]], 16))
+
+
+def _kept(entries: Sequence, labels: Sequence[str] | None, kind: str, grid_name: str) -> list:
+    """The ``entries`` (arms or losses) whose labels are listed; all when ``labels`` is None."""
+    if labels is None:
+        return list(entries)
+    keep = [e for e in entries if e.label in set(labels)]
+    if len(keep) != len(set(labels)):
+        known = ", ".join(e.label for e in entries)
+        raise RecnegError(f"{kind} {list(labels)} are not all in grid {grid_name!r}; its {kind} are {known}")
+    return keep

@@ -297,6 +297,19 @@ def test_a_miniature_runs_the_same_code_path(grid_path, tmp_path):
         miniature(load_grid(grid_path), arms=["nope"])
 
 
+def test_a_miniature_keeps_the_losses_it_is_asked_for(grid_path):
+    from recneg.grid import miniature
+
+    text = grid_path.read_text() + '\n[[losses]]\nlabel = "bce"\nloss = "bce"\n\n[[losses]]\nlabel = "bpr"\nloss = "bpr"\n'
+    grid = parse_grid(text)
+    small = miniature(grid, losses=["bpr"])
+    assert [x.label for x in small.losses] == ["bpr"]
+    assert {c.train["loss"] for c in small.final_cells({})} == {"bpr"}
+    assert small.config_hash != miniature(grid).config_hash
+    with pytest.raises(RecnegError, match=r"losses \['hinge'\] are not all in grid 'tiny'; its losses are bce, bpr"):
+        miniature(grid, losses=["hinge"])
+
+
 def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     claims = runner.Claims(tmp_path / "claims")
     assert claims.take("a") and not claims.take("a")
