@@ -358,7 +358,7 @@ class DNSSampler(_ScoredPoolSampler):
         Examples
         --------
         >>> DNSSampler(loss_cap=1.0).capped_weights(torch.tensor([-3.0, 0.0, 4.0])).tolist()
-        [1.0, 1.0, 0.24768...]
+        [1.0, 1.0, 0.2488...]
         """
         if self.loss_cap is None:
             raise RecnegError("capped_weights needs a loss_cap; build the sampler with loss_cap=... (e.g. 2.0)")
