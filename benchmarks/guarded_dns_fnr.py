@@ -35,7 +35,8 @@ CONFIGS = {
     "plain DNS": {},
     "DNS + injection (f=0.25)": {"uniform_fraction": 0.25},
     "DNS + cap (c=1)": {"loss_cap": 1.0},
-    "DNS + both": {"uniform_fraction": 0.25, "loss_cap": 1.0},
+    "DNS + cap (c=0.25)": {"loss_cap": 0.25},
+    "DNS + both (f=0.25, c=0.25)": {"uniform_fraction": 0.25, "loss_cap": 0.25},
 }
 
 

@@ -260,7 +260,9 @@ class DNSSampler(_ScoredPoolSampler):
     are uniform draws over the row's allowed items instead of the lowest-ranked of its top
     ``k`` — ``⌊f·k⌋`` of them, plus one more with probability ``f·k − ⌊f·k⌋``, so the
     expected share is exactly ``f`` even for ``k = 1``; a uniform negative is a false
-    negative only at the base rate. *Weight cap*: with ``loss_cap`` ``c`` every returned
+    negative only at the base rate. The pool keeps ``M · k`` candidates, so the hard
+    negatives that remain are the hardest of it (:class:`~recneg.samplers.RandomInjection`
+    replaces random entries of any sampler instead). *Weight cap*: with ``loss_cap`` ``c`` every returned
     negative carries the loss weight ``w = min(1, c / softplus(s))``, ``s`` its current
     score (the mean over valid positions for shared negatives). ``softplus(s) =
     −log(1 − σ(s))`` is the negative's BCE term, so the weighted term ``w · softplus(s)``
