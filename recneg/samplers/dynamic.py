@@ -255,6 +255,23 @@ class DNSSampler(_ScoredPoolSampler):
     non-sequential scorer gives one ranking per user, so with ``per_position=True`` every
     position then shares the user's choice.
 
+    **Guards against false negatives** (both off by default, which is plain DNS draw for
+    draw). *Random injection*: ``uniform_fraction`` ``f`` of each row's ``k`` negatives
+    are uniform draws over the row's allowed items instead of the lowest-ranked of its top
+    ``k`` — ``⌊f·k⌋`` of them, plus one more with probability ``f·k − ⌊f·k⌋``, so the
+    expected share is exactly ``f`` even for ``k = 1``; a uniform negative is a false
+    negative only at the base rate. The pool keeps ``M · k`` candidates, so the hard
+    negatives that remain are the hardest of it (:class:`~recneg.samplers.RandomInjection`
+    replaces random entries of any sampler instead). *Weight cap*: with ``loss_cap`` ``c`` every returned
+    negative carries the loss weight ``w = min(1, c / softplus(s))``, ``s`` its current
+    score (the mean over valid positions for shared negatives). ``softplus(s) =
+    −log(1 − σ(s))`` is the negative's BCE term, so the weighted term ``w · softplus(s)``
+    of any single negative is at most ``c``: an item scored far above the rest — the
+    likeliest false negative — keeps a gradient that shrinks like ``c / s`` instead of
+    taking a full share. The weights reach the loss through ``NegativeSample.weights``
+    (``weights=`` of :mod:`recneg.losses`); the bound is exact for ``"bce"`` and
+    ``"gbce"`` and a monotone down-weighting of high scores for the other losses.
+
     Parameters
     ----------
     n_candidates : int, default 10
@@ -267,6 +284,11 @@ class DNSSampler(_ScoredPoolSampler):
     distinct : bool, default True
         Count a candidate drawn twice into the pool once, so the top ``k`` holds ``k``
         different items when the pool has them; ``False`` keeps repeats (the study's rule).
+    uniform_fraction : float in [0, 1], default 0.0
+        Expected share of each row's negatives drawn uniformly (random injection);
+        ``1.0`` draws no pool at all.
+    loss_cap : float or None, default None
+        ``c > 0``: attach the capped loss weights above; ``None`` attaches none.
     exclude_positives : bool, default True
     random_state : int, torch.Generator or None
 
@@ -280,17 +302,32 @@ class DNSSampler(_ScoredPoolSampler):
     >>> neg = dns.sample(torch.tensor([0]), torch.tensor([1]), 2, scorer=scorer)
     >>> neg.items.shape, bool(neg.items.min() > 1)
     (torch.Size([1, 2]), True)
+    >>> guarded = DNSSampler(n_candidates=8, uniform_fraction=0.5, loss_cap=2.0, random_state=0).fit(train)
+    >>> neg = guarded.sample(torch.tensor([0]), torch.tensor([1]), 4, scorer=scorer)
+    >>> terms = neg.weights * torch.nn.functional.softplus(neg.items.float())   # weighted BCE terms
+    >>> bool(terms.max() <= 2.0), bool(neg.weights.max() <= 1.0)
+    (True, True)
     """
 
     subfamily = "universal DNS"
 
     def __init__(self, n_candidates: int = 10, base: NegativeSampler | None = None, *, shared_pool: bool = False,
-                 distinct: bool = True, exclude_positives: bool = True, random_state=None) -> None:
+                 distinct: bool = True, uniform_fraction: float = 0.0, loss_cap: float | None = None,
+                 exclude_positives: bool = True, random_state=None) -> None:
         super().__init__(n_candidates, base, exclude_positives=exclude_positives, random_state=random_state)
         self.shared_pool = bool(shared_pool)
         self.distinct = bool(distinct)
+        self.uniform_fraction = check_probability("uniform_fraction", uniform_fraction)
+        self.loss_cap = None if loss_cap is None else check_finite("loss_cap", loss_cap, positive=True)
+
+    def _fit(self, train: Interactions) -> None:
+        super()._fit(train)
+        if self.uniform_fraction > 0:
+            self.uniform_ = UniformSampler(exclude_positives=self.exclude_positives).fit(train)
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        if self.uniform_fraction == 1.0:  # every slot is injected: no pool to draw or rank
+            return self._guard(users, positives, None, output_shape(positives, k, per_position), scorer, generator)
         pool = self._pool(users, positives, self.pool_size(k), per_position and not self.shared_pool, generator)
         # Shared negatives rank a (B, P) pool by its mean score over the positions; per
         # position, a shared pool keeps each position's own scores.
@@ -303,7 +340,57 @@ class DNSSampler(_ScoredPoolSampler):
             length = positives.shape[1]
             chosen = NegativeSample(chosen.items.unsqueeze(1).expand(-1, length, -1).contiguous(),
                                     chosen.log_prob.unsqueeze(1).expand(-1, length, -1).contiguous())
+        return self._guard(users, positives, chosen, tuple(chosen.items.shape), scorer, generator)
+
+    def _guard(self, users, positives, chosen: NegativeSample | None, shape: tuple, scorer,
+               generator) -> NegativeSample:
+        """Apply the two guards to the top-``k`` negatives ``chosen`` (``None``: every slot
+        is uniform); with both off, ``chosen`` is returned as it is."""
+        if self.uniform_fraction > 0:
+            inject = torch.ones(shape, dtype=torch.bool) if chosen is None else self._injected(shape, generator)
+            chosen = self._uniform_slots(users, positives, inject, chosen, generator)
+        if self.loss_cap is not None:
+            scores = score_candidates(scorer, chosen.items, positives)
+            chosen = NegativeSample(chosen.items, chosen.log_prob, self.capped_weights(scores))
         return chosen
+
+    def capped_weights(self, scores: torch.Tensor) -> torch.Tensor:
+        """``min(1, loss_cap / softplus(scores))``, float32, shaped like ``scores``.
+
+        Examples
+        --------
+        >>> DNSSampler(loss_cap=1.0).capped_weights(torch.tensor([-3.0, 0.0, 4.0])).tolist()
+        [1.0, 1.0, 0.2488...]
+        """
+        if self.loss_cap is None:
+            raise RecnegError("capped_weights needs a loss_cap; build the sampler with loss_cap=... (e.g. 2.0)")
+        # float64: softplus of a very negative score underflows to 0 and the ratio to +inf,
+        # which the clamp turns into the weight 1 it should be.
+        loss = torch.nn.functional.softplus(torch.as_tensor(scores).double())
+        return (self.loss_cap / loss).clamp(max=1.0).float()
+
+    def _injected(self, shape: tuple, generator: torch.Generator) -> torch.Tensor:
+        """Which slots are uniform: the last ``⌊f·k⌋`` (or one more, with probability
+        ``f·k − ⌊f·k⌋``) of every row, where the top ``k`` keeps its least hard negatives."""
+        k = shape[-1]
+        share = self.uniform_fraction * k
+        count = torch.full(shape[:-1], math.floor(share), dtype=torch.long)
+        if share != math.floor(share):  # no random number is spent when f·k is whole
+            extra_one = torch.rand(shape[:-1], generator=generator, dtype=torch.float64) < share - math.floor(share)
+            count = count + extra_one.long()
+        return torch.arange(k) >= (k - count).unsqueeze(-1)
+
+    def _uniform_slots(self, users, positives, inject: torch.Tensor, drawn: NegativeSample | None,
+                       generator) -> NegativeSample:
+        """``drawn`` with the ``inject`` slots replaced by uniform draws over each row's
+        allowed items (every slot when ``drawn`` is None), with their uniform ``log_prob``."""
+        extra = extra_targets(self, users, positives)
+        uniform = self.uniform_._draw_allowed(users, positives, tuple(inject.shape), generator, extra)
+        log_prob = self.uniform_.conditional_log_prob(users, uniform, extra, mask_excluded=False).float()
+        if drawn is None:
+            return NegativeSample(uniform, log_prob)
+        return NegativeSample(torch.where(inject, uniform, drawn.items),
+                              torch.where(inject, log_prob, drawn.log_prob.float()))
 
 
 class SoftmaxHardSampler(_ScoredPoolSampler):
