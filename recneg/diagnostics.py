@@ -121,7 +121,7 @@ def _batch_scorer(scorer, train: Interactions, users: torch.Tensor) -> Scorer | 
     )
 
 
-def _draw(sampler, train, users, num_negatives, scorer, gen):
+def _draw(sampler, train, users, num_negatives, scorer, gen, *, with_weights: bool = False):
     positives = _random_positives(sampler.positives_, users, gen)
     with torch.no_grad():
         sample = sampler.sample(
@@ -131,7 +131,12 @@ def _draw(sampler, train, users, num_negatives, scorer, gen):
             scorer=_batch_scorer(scorer, train, users),
             generator=gen,
         )
-    return sample.items.reshape(len(users), -1)
+    items = sample.items.reshape(len(users), -1)
+    if not with_weights:
+        return items
+    weights = torch.ones(items.shape, dtype=torch.float64) if sample.weights is None else \
+        sample.weights.reshape(len(users), -1).double()
+    return items, weights
 
 
 # -- popularity profile ----------------------------------------------------------------
@@ -280,6 +285,8 @@ def false_negative_rate(sampler: NegativeSampler, world: SyntheticWorld, train: 
     dict
         ``sampler`` (name), ``negatives`` (number drawn), ``false_negatives``, ``rate``,
         ``stderr`` (binomial standard error ``sqrt(rate (1 - rate) / negatives)``),
+        ``weighted_rate`` (the share of the draws' loss weights on false negatives; equal
+        to ``rate`` for a sampler whose draws all weigh the same),
         ``stderr_by_user`` (users as clusters: one user's negatives are not independent) and
         ``uniform_rate``, the expected rate of a uniform sampler that excludes positives.
 
@@ -314,18 +321,22 @@ def false_negative_rate(sampler: NegativeSampler, world: SyntheticWorld, train: 
     gen = make_generator(random_state)
     per_user_fn = torch.zeros(len(pool), dtype=torch.float64)
     per_user_n = torch.zeros(len(pool), dtype=torch.float64)
+    weight_fn = weight_all = 0.0
     for _ in range(n_rounds):
         for lo in range(0, len(pool), batch_size):
             batch = pool[lo : lo + batch_size]
-            items = _draw(sampler, train, batch, k, scorer, gen).numpy()
-            hits = fn_mask[batch.numpy()[:, None], items]
+            items, weights = _draw(sampler, train, batch, k, scorer, gen, with_weights=True)
+            hits = fn_mask[batch.numpy()[:, None], items.numpy()]
             per_user_fn[lo : lo + batch_size] += torch.from_numpy(hits.sum(axis=1).astype(np.float64))
             per_user_n[lo : lo + batch_size] += items.shape[1]
+            weight_fn += float(weights[torch.from_numpy(hits)].sum())
+            weight_all += float(weights.sum())
 
     n, fn = float(per_user_n.sum()), float(per_user_fn.sum())
     rate = fn / n
     return {"sampler": getattr(sampler, "name", type(sampler).__name__), "negatives": int(n),
             "false_negatives": int(fn), "rate": rate, "stderr": math.sqrt(rate * (1.0 - rate) / n),
+            "weighted_rate": weight_fn / weight_all if weight_all > 0 else math.nan,
             "stderr_by_user": _cluster_stderr(per_user_fn, per_user_n),
             "uniform_rate": _exact_uniform_rate(world, train, fn_mask, pool)}
 

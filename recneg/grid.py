@@ -37,9 +37,14 @@ A minimal file::
 
 ``[[losses]]`` tables (``label`` plus training options such as ``loss`` and ``logq``)
 cross every arm with several losses; without them every arm uses ``[train]``'s loss.
-``probes = ["calibration"]`` also measures every trained model's calibration over the
-whole catalogue (:func:`recneg.production.catalogue_calibration`); its numbers become
-extra metrics of the tidy table and its reliability bins go to the provenance.
+``probes = [...]`` measures every trained model further; the numbers become extra metrics
+of the tidy table. ``"calibration"``: calibration over the whole catalogue
+(:func:`recneg.production.catalogue_calibration`; its reliability bins go to the
+provenance). ``"false_negatives"``: in synthetic settings, the share of the trained
+sampler's draws that the user truly likes (:func:`recneg.diagnostics.false_negative_rate`;
+``fnr``, ``fnr_uniform``, and ``fnr_weighted`` for samplers that weigh their draws).
+``"history"``: the mean over the epochs up to the best one of every column a method adds
+to the training history (e.g. a memory bank's ``bank_staleness``), as ``mean_<column>``.
 An arm may carry ``train = {...}`` overrides and ``shown_as_failure = "<cause>"`` when a
 chapter presents it on purpose as a failure (see :mod:`recneg.results`).
 """
@@ -62,7 +67,7 @@ SPLITS = ("leave-one-out", "temporal")
 _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
              "settings", "arms", "losses", "chapter", "probes"}
 #: Measurements a grid may ask for after training, besides the test metrics.
-PROBES = ("calibration",)
+PROBES = ("calibration", "false_negatives", "history")
 
 
 def _canonical(value: Any) -> str:

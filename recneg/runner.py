@@ -91,6 +91,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     """Train one cell and return its journal record (metrics, health, timings)."""
     from .experiment import build_model
     from .health import assess_result
+    from . import production  # noqa: F401  (registers the production methods, e.g. "cross-batch")
     from .samplers.registry import make_sampler
     from .training import TrainConfig, Trainer
 
@@ -103,7 +104,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     began = time.perf_counter()
     result = Trainer(model, sampler, config).fit(split)
     health = assess_result(result, floor)
-    probes = _run_probes(cell, model, split)
+    probes = _run_probes(cell, model, split, sampler, result)
     return {
         "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss.label,
         "sampler": cell.arm.sampler, "params": dict(cell.params), "seed": cell.seed,
@@ -117,7 +118,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     }
 
 
-def _run_probes(cell: Cell, model, split) -> dict:
+def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
     """The grid's probes of the trained model (see :data:`recneg.grid.PROBES`)."""
     probes = {}
     if "calibration" in cell.probes:
@@ -127,13 +128,40 @@ def _run_probes(cell: Cell, model, split) -> dict:
                                       probability=probability_for_loss(cell.train.get("loss", "bce")))
         found["reliability"] = {k: [float(x) for x in v] for k, v in found["reliability"].items()}
         probes["calibration"] = found
+    from .samplers.base import NegativeSampler
+
+    # Only item-level samplers draw negatives an audit can count; embedding methods do not.
+    if "false_negatives" in cell.probes and cell.setting.dataset == "synthetic" and isinstance(sampler, NegativeSampler):
+        probes["false_negatives"] = _false_negatives(cell, model, split, sampler)
+    if "history" in cell.probes:
+        history = result.history[result.history.epoch <= max(result.best_epoch, 1)]
+        probes["history"] = {f"mean_{c}": float(history[c].mean()) for c in history.columns
+                             if c not in _TRAINER_COLUMNS and not c.startswith("valid_")}
     return probes
+
+
+#: Columns every training history has; the "history" probe reports the others.
+_TRAINER_COLUMNS = {"epoch", "train_loss", "seconds", "eval_seconds", "elapsed_seconds", "negatives_per_s"}
+
+
+def _false_negatives(cell: Cell, model, split, sampler) -> dict:
+    """False-negative rate of the trained sampler's draws, scored by the trained model."""
+    from .data import SyntheticWorld
+    from .diagnostics import false_negative_rate
+
+    world = SyntheticWorld(**dict(cell.setting.world or {}))
+    k = int(cell.train.get("num_negatives", 1))
+    audit = false_negative_rate(sampler, world, split.train, num_negatives=k, n_rounds=5, scorer=model,
+                                random_state=cell.seed)
+    found = {"fnr": float(audit["rate"]), "fnr_uniform": float(audit["uniform_rate"])}
+    if "weighted_rate" in audit:
+        found["fnr_weighted"] = float(audit["weighted_rate"])
+    return found
 
 
 def _probe_numbers(record: Mapping) -> dict:
     """Scalar probe results of a record, as extra metrics of the tidy table."""
-    found = record.get("probes", {}).get("calibration", {})
-    return {k: v for k, v in found.items() if isinstance(v, float)}
+    return {k: v for found in record.get("probes", {}).values() for k, v in found.items() if isinstance(v, float)}
 
 
 # -- the journal --------------------------------------------------------------------------------

@@ -116,6 +116,32 @@ def test_false_negative_rate_matches_hand_computation(tiny):
     assert result["sampler"] == "fixed"
 
 
+class WeightedFixed(NegativeSampler):
+    """Items 1..k for every user, the first weighing 3 and the rest 1 (repeated, discrete weights)."""
+
+    family = "static"
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator):
+        items = torch.arange(1, k + 1).expand(len(users), k)
+        weights = torch.ones(items.shape)
+        weights[:, 0] = 3.0
+        return NegativeSample(items, torch.zeros(items.shape), weights=weights)
+
+
+def test_weighted_false_negative_rate_weighs_each_draw(tiny):
+    world, log = tiny
+    k = 3
+    plain = false_negative_rate(FixedSampler(exclude_positives=False), world, log, num_negatives=k, n_rounds=2)
+    weighted = false_negative_rate(WeightedFixed(exclude_positives=False), world, log, num_negatives=k, n_rounds=2)
+    assert plain["weighted_rate"] == pytest.approx(plain["rate"])
+    fn = world.false_negative_mask(log)[:, 1:k + 1]
+    users = np.unique(log.users)
+    w = np.array([3.0, 1.0, 1.0])
+    expected = (fn[users] * w).sum() / (len(users) * w.sum())
+    assert weighted["weighted_rate"] == pytest.approx(expected)
+    assert weighted["rate"] == pytest.approx(plain["rate"])
+
+
 def test_false_negative_rate_of_uniform_matches_expectation(world_and_log):
     world, log = world_and_log
     result = false_negative_rate(

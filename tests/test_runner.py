@@ -155,6 +155,20 @@ def test_calibration_probe_adds_metrics_without_changing_cell_keys(grid_path, tm
     assert sum(bins["count"]) > 0 and len(bins["count"]) == 15
 
 
+def test_false_negative_and_history_probes(grid_path, tmp_path):
+    text = grid_path.read_text().replace("seeds = [0, 1]", 'seeds = [0]\nprobes = ["false_negatives", "history"]')
+    text += ('\n[[arms]]\nlabel = "bank"\nsampler = "cross-batch"\nparams = { bank_size = 64, refresh_every = 2 }\n'
+             'train = { loss = "sampled-softmax", batch_size = 32 }\n')
+    runner.run_grid(parse_grid(text), results_dir=tmp_path, progress=False, threads=1)
+    frame = pd.read_csv(tmp_path / "tiny.csv").pivot_table(index="sampler", columns="metric", values="value")
+    # The uniform sampler's measured rate is close to its exact expectation; both are shares.
+    assert frame.loc["uniform", "fnr"] == pytest.approx(frame.loc["uniform", "fnr_uniform"], abs=0.05)
+    assert frame.loc["uniform", "fnr_weighted"] == pytest.approx(frame.loc["uniform", "fnr"])
+    # Only the memory bank adds history columns; the trainer's own are not reported.
+    assert frame.loc["bank", "mean_bank_staleness"] >= 0 and np.isnan(frame.loc["uniform", "mean_bank_staleness"])
+    assert not any(c.startswith("mean_train_loss") for c in frame.columns)
+
+
 def test_an_interrupted_run_resumes_without_retraining(grid_path, tmp_path, monkeypatch):
     results = tmp_path / "results"
     first = runner.run_grid(grid_path, results_dir=results, progress=False, max_cells=2)

@@ -43,14 +43,17 @@ def register_sampler(name: str, cls: type[NegativeSampler]) -> None:
     SAMPLERS[name] = cls
 
 
-def make_sampler(name: str, **params) -> NegativeSampler:
-    """Create a sampler by name, e.g. ``make_sampler("popularity", alpha=0.75)``."""
-    try:
-        cls = SAMPLERS[name]
-    except KeyError:
+def make_sampler(name: str, **params):
+    """Create a sampler by name, e.g. ``make_sampler("popularity", alpha=0.75)``.
+
+    A method with its own batch loss registered by :func:`register_method` (e.g.
+    ``"mixgcf"``) is created the same way, so grids and the CLI can name it.
+    """
+    cls = SAMPLERS.get(name) or METHODS.get(name)
+    if cls is None:
         raise RecnegError(
-            f"unknown sampler {name!r}; choose one of: {', '.join(sorted(SAMPLERS))}"
-        ) from None
+            f"unknown sampler {name!r}; choose one of: {', '.join(sorted({*SAMPLERS, *METHODS}))}"
+        )
     try:
         return cls(**params)
     except TypeError as error:
