@@ -6,7 +6,13 @@
   ``k`` admissible negatives except with a small probability (``ex-scale-budget``);
 * :func:`check_logq_correction` — turning the scores of a classifier trained on
   popularity-sampled negatives back into scores that rank like ``log p(item | user)``
-  (``ex-scale-logq``).
+  (``ex-scale-logq``);
+* :func:`check_prediction` — a prediction written down, then the change of Spark's time
+  per negative when the log grows fourfold (``ex-scale-predict``);
+* :func:`check_critique` — the flaws of a scale-out recipe (``ex-scale-critique``).
+
+A failing check says which mistake the answer looks like; it never prints the expected
+value.
 
 Examples
 --------
@@ -25,11 +31,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from ._feedback import as_array, call_answer, check_distribution, expect, fail, passed
+from ._feedback import (as_array, as_number, call_answer, check_distribution, check_flaws, check_prediction_recorded,
+                        expect, fail, passed)
+from ._measured import check_difference
 
-__all__ = ["check_es_sample", "check_stream_budget", "check_logq_correction"]
+__all__ = ["CRITIQUE_STATEMENTS", "check_es_sample", "check_stream_budget", "check_logq_correction",
+           "check_prediction", "check_critique"]
 
 # A small catalogue with one heavy item, a zero-weight item (never drawable) and ties.
 _WEIGHTS = np.array([6.0, 3.0, 0.0, 1.0, 1.0, 0.5])
@@ -196,3 +206,93 @@ def check_logq_correction(corrected) -> None:
              hint="Add log_q (one value per item) to every row of logits.")
     fail("Your corrected scores do not order the items of every user like logit + log q.",
          hint="Work with logits (log-odds), not probabilities, and add log_q per item.")
+
+
+_TIMING_COLUMNS = ("interactions", "negatives", "seconds")
+
+
+def _two_runs(timings) -> pd.DataFrame:
+    """The timing table of ex-scale-predict, smaller log first, after checking its shape."""
+    expect(isinstance(timings, pd.DataFrame) and set(_TIMING_COLUMNS) <= set(timings.columns),
+           f"Your timings is a {type(timings).__name__}; the check wants a DataFrame with the columns "
+           f"{list(_TIMING_COLUMNS)}, one row per run.",
+           hint="Collect one dict per run and build pd.DataFrame(rows).")
+    expect(len(timings) == 2 and timings["interactions"].nunique() == 2,
+           f"Your timings has {len(timings)} row(s) for {timings['interactions'].nunique()} log size(s); "
+           "the exercise times one run on each of two log sizes.")
+    runs = timings.sort_values("interactions").reset_index(drop=True)
+    values = runs[list(_TIMING_COLUMNS)].to_numpy(dtype=float)
+    expect(bool(np.isfinite(values).all() and (values > 0).all()),
+           "Every run in your timings needs a positive number of interactions, negatives and seconds.",
+           hint="Store len() of the sampled negatives and the wall time of the call that produced them.")
+    return runs
+
+
+def check_prediction(prediction, change_us, timings) -> None:
+    """Exercise ``ex-scale-predict``: a prediction written down, then the change measured.
+
+    ``timings`` has one row per run of :func:`recneg.scale.spark.popularity_negatives`, on
+    a log and on a log four times its size, with the columns ``interactions``,
+    ``negatives`` (rows produced) and ``seconds`` (wall time). ``change_us`` is the larger
+    log's microseconds per negative minus the smaller log's. Any prediction passes; the
+    check only requires one to be written down first.
+    """
+    check_prediction_recorded(prediction)
+    value = as_number(change_us, "change_us")
+    runs = _two_runs(timings)
+    seconds, negatives, interactions = (runs[c].to_numpy(dtype=float) for c in ("seconds", "negatives",
+                                                                               "interactions"))
+    per_negative = 1e6 * seconds / negatives
+    small, large = per_negative
+    check_difference(
+        value, large, small, name="change", exercise="ex-scale-predict",
+        detail="compare the sign with your prediction, and read how much of each run is a fixed cost "
+               "that does not grow with the log.",
+        order="The larger log's time per negative minus the smaller log's.",
+        what="the larger log's microseconds per negative minus the smaller log's",
+        how="Divide each run's seconds by its negatives, multiply by 1e6, and subtract the smaller "
+            "log's value from the larger log's.",
+        mistakes=[
+            (seconds[1] - seconds[0], "Your change is in total seconds, not per negative.",
+             "Divide each run's seconds by the negatives it produced."),
+            ((large - small) / 1e6, "Your change is in seconds per negative; the exercise asks for microseconds.",
+             "Multiply the seconds per negative by 1e6."),
+            ((large - small) / 1e3, "Your change is in milliseconds per negative; the exercise asks for "
+             "microseconds.", "Multiply the seconds per negative by 1e6."),
+            (float(np.diff(1e6 * seconds / interactions)[0]),
+             "You divided by the interactions of the log; the exercise asks per negative produced.",
+             "Divide by the column negatives."),
+            (float(np.diff(negatives / seconds)[0]),
+             "Your change is in negatives per second, a throughput; the exercise asks for the time per negative.",
+             "Divide the seconds by the negatives, not the negatives by the seconds."),
+        ])
+
+
+#: Statements about a scale-out recipe (exercise ex-scale-critique):
+#: letter -> (statement, is it a flaw?, the kind of point it makes).
+CRITIQUE_STATEMENTS = {
+    "A": ("Each executor counted item popularity over its own partition of users and drew that partition's "
+          "negatives from those local counts.", True, "a per-partition distribution instead of the global one"),
+    "B": ("Every task seeded NumPy with its partition number, so each nightly run repeated the previous "
+          "night's random numbers, and a repartitioned log received different negatives.", True,
+          "seeds that repeat across runs and depend on the partitioning"),
+    "C": ("The item counts behind the popularity weights were computed once over the whole log, test rows "
+          "included, before the train/test split.", True, "popularity counted on test data"),
+    "D": ("A user's k negatives were the k smallest keys -log(u)/w among the items that user had not "
+          "interacted with.", False,
+          "the k smallest exponential keys are an exact weighted sample without replacement"),
+    "E": ("The job's time per negative was measured on a 10,000-row sample, JVM start-up included, and "
+          "multiplied by the full log's number of negatives to size the cluster.", True,
+          "a fixed cost extrapolated as if it were a cost per negative"),
+    "F": ("One night's draws were compared by a chi-square test with the exact target restricted to each "
+          "user's unobserved items, and every negative was checked not to be a positive of its user.",
+          False, "a goodness-of-fit test plus a direct exclusion check is how a sampler's output is verified"),
+}
+
+
+def check_critique(flaws) -> None:
+    """Exercise ``ex-scale-critique``: pick the statements that are flaws of the recipe."""
+    check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="ex-scale-critique",
+                hint="For each step ask which items' counts a draw uses, where its random numbers come from "
+                     "and whether they depend on the partitioning, what data the counts include, and what a "
+                     "timing at small scale measures.")
