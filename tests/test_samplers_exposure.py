@@ -170,7 +170,7 @@ def test_sampled_softmax_of_a_cosine_model_is_infonce():
     loss = sampled_softmax_loss(model.score_items(hidden, pos)[:, 0], model.score_items(hidden, neg))
     sims = F.cosine_similarity(model.user_embedding(users)[:, None], model.item_embedding(torch.cat([pos, neg], 1)), -1)
     infonce = -F.log_softmax(sims / 0.1, dim=1)[:, 0].mean()
-    assert float(loss) == pytest.approx(float(infonce), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float(infonce.detach()), rel=1e-5)
 
 
 # -- true_preference_metrics -----------------------------------------------------------------------------

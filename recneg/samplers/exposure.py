@@ -11,6 +11,9 @@ no evidence at all (Liang et al., WWW 2016). Two ways to use exposure, both here
   the inverse of their exposure propensity, the unbiased estimator of Saito et al.
   (WSDM 2020); :func:`popularity_propensity` is that paper's estimate of the propensity
   when impressions are not logged.
+
+Neither is in the sampler registry: both need data that ``make_sampler(name)`` cannot
+supply (an exposure matrix, propensities), so they are imported from this module.
 """
 
 from __future__ import annotations
@@ -104,10 +107,11 @@ class ExposureSampler(NegativeSampler):
 
 
 def popularity_propensity(train: Interactions, power: float = 0.5, clip: float = 0.0) -> np.ndarray:
-    """Exposure propensity estimated from popularity: ``θ_i = (n_i / max_j n_j) ** power``.
+    """Exposure propensity estimated from popularity: ``π_i = (c_i / max_j c_j) ** power``.
 
-    Saito et al. (WSDM 2020) use this estimate (with ``power = 0.5``) when the log has no
-    impressions: an item clicked often was probably shown often.
+    ``c_i`` is item ``i``'s training count. Saito et al. (WSDM 2020) use this estimate (with
+    ``power = 0.5``) when the log has no impressions: an item clicked often was probably
+    shown often.
 
     Parameters
     ----------
@@ -147,13 +151,13 @@ class InversePropensityLoss(TrainingComponent):
     """Uniform negatives with inverse-propensity weights on the clicks (Rel-MF).
 
     A click ``Y = O · R`` needs exposure ``O`` and relevance ``R``. With exposure
-    propensity ``θ_ui = P(O = 1)``, Saito et al. (WSDM 2020) weigh each observed pair
+    propensity ``π_ui = P(O = 1)``, Saito et al. (WSDM 2020) weigh each observed pair
     so that the log loss estimates, without bias, the loss on *relevance*:
-    ``(Y/θ) ℓ⁺(s) + (1 − Y/θ) ℓ⁻(s)``. An unobserved item (``Y = 0``) stays a negative of
-    weight 1, here drawn uniformly; a click counts ``1/θ`` times as a positive and
-    ``1 − 1/θ`` (≤ 0) times as a negative, so rarely shown items that were clicked
+    ``(Y/π) ℓ⁺(s) + (1 − Y/π) ℓ⁻(s)``. An unobserved item (``Y = 0``) stays a negative of
+    weight 1, here drawn uniformly; a click counts ``1/π`` times as a positive and
+    ``1 − 1/π`` (≤ 0) times as a negative, so rarely shown items that were clicked
     anyway pull hardest. Propensities are clipped from below at ``clip`` (the estimator's
-    variance grows as ``1/θ``). For :class:`~recneg.training.Trainer` with
+    variance grows as ``1/π``). For :class:`~recneg.training.Trainer` with
     ``TrainConfig(loss="bce")`` and a model with embedding tables (e.g. ``BPRMF``).
 
     Parameters
@@ -178,8 +182,8 @@ class InversePropensityLoss(TrainingComponent):
     True
     """
 
-    family = "reweighting"
-    subfamily = "debiased"
+    family = "re-weighting"
+    subfamily = "debiased IRW"
     loss_name = "bce"
 
     def __init__(self, propensity, clip: float = 0.05, *, random_state=None) -> None:
