@@ -109,9 +109,9 @@ class ExposureSampler(NegativeSampler):
 def popularity_propensity(train: Interactions, power: float = 0.5, clip: float = 0.0) -> np.ndarray:
     """Exposure propensity estimated from popularity: ``π_i = (c_i / max_j c_j) ** power``.
 
-    ``c_i`` is item ``i``'s training count. Saito et al. (WSDM 2020) use this estimate (with
-    ``power = 0.5``) when the log has no impressions: an item clicked often was probably
-    shown often.
+    ``c_i`` is item ``i``'s training count. A power of the relative item popularity is the
+    kind of estimate Saito et al. (WSDM 2020) turn to when the log has no impressions: an
+    item clicked often was probably shown often.
 
     Parameters
     ----------
