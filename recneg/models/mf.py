@@ -130,7 +130,7 @@ class CosineMF(BPRMF):
     --------
     >>> import torch
     >>> model = CosineMF(n_users=2, n_items=4, dim=3, temperature=0.5, random_state=0)
-    >>> float(model.score_all(torch.tensor([0]))[0, 1:].abs().max()) <= 2.0 + 1e-6   # |cos| / 0.5
+    >>> float(model.score_all(torch.tensor([0])).detach()[0, 1:].abs().max()) <= 2.0 + 1e-6   # |cos| / 0.5
     True
     """
 
