@@ -7,6 +7,8 @@ These functions look at a sampler from the outside, through its public
   (quantiles and the share falling in the head / mid / tail cohorts);
 * :func:`false_negative_rate` — on a :class:`~recneg.data.SyntheticWorld`, the share of
   drawn negatives that the user truly likes but had not interacted with in training;
+* :func:`true_preference_metrics` — on the same world, how well a trained model's top-K
+  lists match what the users truly like, not only what they clicked;
 * :func:`sampling_throughput` — negatives drawn per second.
 """
 
@@ -23,11 +25,11 @@ from scipy import stats
 
 from ._errors import RecnegError, check_positive_int
 from .data.interactions import Interactions, Split, UserItemSet, left_padded
-from .metrics import popularity_cohorts
+from .metrics import popularity_cohorts, top_k_items
 from .data.synthetic import SyntheticWorld
 from .samplers.base import NegativeSampler, Scorer, make_generator
 
-__all__ = ["negative_popularity_profile", "false_negative_rate", "sampling_throughput"]
+__all__ = ["negative_popularity_profile", "false_negative_rate", "true_preference_metrics", "sampling_throughput"]
 
 COHORT_NAMES = ("head", "mid", "tail")
 #: History length given to a model-backed scorer whose ``maxlen`` is None (e.g. MF).
@@ -339,6 +341,75 @@ def false_negative_rate(sampler: NegativeSampler, world: SyntheticWorld, train: 
             "weighted_rate": weight_fn / weight_all if weight_all > 0 else math.nan,
             "stderr_by_user": _cluster_stderr(per_user_fn, per_user_n),
             "uniform_rate": _exact_uniform_rate(world, train, fn_mask, pool)}
+
+
+def true_preference_metrics(model, world: SyntheticWorld, train: Split | Interactions, *, k: int = 10,
+                            batch_size: int = 512) -> dict:
+    """Top-``k`` accuracy against the world's true preferences, under full ranking.
+
+    A held-out click is one liked item among many; the world knows them all. Every real
+    item outside the user's training interactions is ranked, and an item is relevant when
+    the user likes it (:meth:`SyntheticWorld.liked_mask`), clicked later or never.
+
+    Parameters
+    ----------
+    model : recneg model
+        Anything with ``score_all(users, histories)``; a sequential model gets the
+        user's last ``model.maxlen`` training items as history.
+    world : SyntheticWorld
+    train : Split or Interactions
+        What the model was trained on; those items are not ranked.
+    k : int, default 10
+
+    Returns
+    -------
+    dict
+        ``precision@k`` (share of the top-``k`` the user likes), ``ndcg@k`` (binary
+        gains, ideal = ``min(k, liked unseen items)``), ``popularity@k`` (mean latent
+        popularity ``p(i)`` of the listed items, in units of the uniform ``1/n_items``)
+        and ``users``.
+
+    Examples
+    --------
+    >>> from recneg.data import SyntheticWorld
+    >>> from recneg.models import MostPopular
+    >>> world = SyntheticWorld(n_users=40, n_items=30, random_state=0)
+    >>> log = world.generate()
+    >>> result = true_preference_metrics(MostPopular().fit(log), world, log, k=5)
+    >>> 0 <= result["precision@5"] <= 1, result["users"]
+    (True, 40)
+    """
+    train = _train_of(train)
+    k = check_positive_int("k", k)
+    batch_size = check_positive_int("batch_size", batch_size)
+    relevant = world.false_negative_mask(train)  # liked and not in train; checks the id spaces
+    seen = train.user_item_set()
+    if k > world.n_items - int(seen.counts.max()):
+        raise RecnegError(f"k={k} exceeds the items some user has left to rank; pass a smaller k")
+    users = torch.from_numpy(np.flatnonzero(relevant.any(axis=1)))
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    precision, ndcg, popularity = [], [], []
+    maxlen = getattr(model, "maxlen", None)
+    was_training = getattr(model, "training", False)
+    if was_training:
+        model.eval()
+    with torch.no_grad():
+        for lo in range(0, len(users), batch_size):
+            batch = users[lo : lo + batch_size]
+            histories = None if maxlen is None else _padded_histories(train, batch, int(maxlen))
+            scores = model.score_all(batch, histories).float().cpu()
+            blocked = seen.dense_mask(batch)
+            top = top_k_items(scores.masked_fill(blocked, -math.inf), k).numpy()
+            hits = relevant[batch.numpy()[:, None], top] & (top > 0)
+            ideal = np.cumsum(discount)[np.minimum(relevant[batch.numpy()].sum(axis=1), k) - 1]
+            precision.append(hits.mean(axis=1))
+            ndcg.append((hits * discount).sum(axis=1) / ideal)
+            popularity.append(world.item_popularity[top].mean(axis=1) * world.n_items)
+    if was_training:
+        model.train()
+    return {f"precision@{k}": float(np.concatenate(precision).mean()),
+            f"ndcg@{k}": float(np.concatenate(ndcg).mean()),
+            f"popularity@{k}": float(np.concatenate(popularity).mean()), "users": int(len(users))}
 
 
 # -- throughput ------------------------------------------------------------------------
