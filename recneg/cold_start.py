@@ -123,7 +123,7 @@ def cohort_report(model, eval_set: EvalSet, train: Interactions, cohort, *, k: i
     -------
     dict
         ``rows`` (evaluation rows whose target is in the cohort), ``hr@K`` and
-        ``ndcg@K`` on those rows (:func:`~recneg.evaluation.evaluate` with
+        ``ndcg@K`` and ``mrr`` on those rows (:func:`~recneg.evaluation.evaluate` with
         ``candidates`` and ``touched``; NaN without rows), ``untouched_share@K`` on them,
         ``top_share@K`` (share of all rows' top-K slots held by cohort items) and
         ``catalogue_share`` (the cohort's share of the ranked items), its reference.
@@ -154,9 +154,9 @@ def cohort_report(model, eval_set: EvalSet, train: Interactions, cohort, *, k: i
     if rows.any():
         found = evaluate(model, eval_rows(eval_set, rows), train, ks=(k,), candidates=candidates, touched=touched,
                          batch_size=batch_size)
-        report.update({key: found[key] for key in (f"hr@{k}", f"ndcg@{k}", f"untouched_share@{k}")})
+        report.update({key: found[key] for key in (f"hr@{k}", f"ndcg@{k}", "mrr", f"untouched_share@{k}")})
     else:
-        report.update({f"hr@{k}": float("nan"), f"ndcg@{k}": float("nan"), f"untouched_share@{k}": float("nan")})
+        report.update(dict.fromkeys((f"hr@{k}", f"ndcg@{k}", "mrr", f"untouched_share@{k}"), float("nan")))
     ranked = train.item_counts() > 0 if candidates == "trained" else np.ones(train.n_items + 1, dtype=bool)
     ranked[0] = False
     report[f"top_share@{k}"] = _cohort_share(model, eval_set, cohort, torch.as_tensor(ranked), k, batch_size)

@@ -258,8 +258,8 @@ class RankBandSampler(NegativeSampler):
     it has, down to its last allowed item; one with ``low`` or fewer allowed items uses
     its last one. ``log_prob = −log(band width)``.
 
-    Every allowed item is scored, so a draw costs ``B × n_items`` scores (in chunks of
-    ``chunk_size`` rows): meant for catalogues of thousands of items, as in the book. A
+    Every item is scored, so a draw costs ``B × n_items`` scores and as much memory:
+    meant for catalogues of thousands of items, as in the book. A
     sequential scorer's per-position scores are averaged over the valid positions (one
     band per sequence, shared by its positions).
 
@@ -267,7 +267,6 @@ class RankBandSampler(NegativeSampler):
     ----------
     low, high : int, default 20, 100
         First and last rank of the band (1-based, inclusive), ``1 <= low <= high``.
-    chunk_size : int, default 256
 
     Examples
     --------
@@ -287,37 +286,29 @@ class RankBandSampler(NegativeSampler):
     variant = "rank band (PinSage)"
     needs_scorer = True
 
-    def __init__(self, low: int = 20, high: int = 100, *, chunk_size: int = 256, exclude_positives: bool = True,
+    def __init__(self, low: int = 20, high: int = 100, *, exclude_positives: bool = True,
                  random_state=None) -> None:
         super().__init__(exclude_positives=exclude_positives, random_state=random_state)
         self.low = check_positive_int("low", low)
         self.high = check_positive_int("high", high)
         if self.high < self.low:
             raise RecnegError(f"high={high} is below low={low}; pass a band with low <= high, e.g. (20, 100)")
-        self.chunk_size = check_positive_int("chunk_size", chunk_size)
 
     def band(self, users: torch.Tensor, positives: torch.Tensor, scorer) -> tuple[torch.Tensor, torch.Tensor]:
         """The items of each row's band, best first, shape ``(B, high − low + 1)``, and the
         number of real entries per row (``(B,)``, at least 1); the rest repeat the last."""
         from .dynamic import score_candidates  # dynamic imports this module's neighbours only
 
-        catalogue = torch.arange(self.n_items_ + 1)
+        # The scorer is bound to the batch's hidden states, so the whole batch is scored at once.
+        cand = torch.arange(self.n_items_ + 1).expand(len(users), -1)
+        blocked = is_excluded(self, users, positives, cand)
         top = min(self.high, self.n_items_)
-        parts, widths = [], []
-        for start in range(0, len(users), self.chunk_size):
-            rows = slice(start, start + self.chunk_size)
-            cand = catalogue.expand(len(users[rows]), -1)
-            scores = score_candidates(scorer, cand, positives[rows])
-            blocked = is_excluded(self, users[rows], positives[rows], cand)
-            allowed = (~blocked).sum(1)
-            order = scores.masked_fill(blocked, float("-inf")).topk(top, dim=1).indices
-            first = (allowed.clamp_max(self.low) - 1).clamp_min(0)
-            last = allowed.clamp(1, top) - 1
-            width = last - first + 1
-            offset = torch.arange(self.high - self.low + 1).clamp_max(width.unsqueeze(1) - 1)
-            parts.append(order.gather(1, first.unsqueeze(1) + offset))
-            widths.append(width)
-        return torch.cat(parts), torch.cat(widths)
+        order = score_candidates(scorer, cand, positives).masked_fill(blocked, float("-inf")).topk(top, dim=1).indices
+        allowed = (~blocked).sum(1)
+        first = (allowed.clamp_max(self.low) - 1).clamp_min(0)
+        width = allowed.clamp(1, top) - first
+        offset = torch.arange(self.high - self.low + 1).clamp_max(width.unsqueeze(1) - 1)
+        return order.gather(1, first.unsqueeze(1) + offset), width
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
         shape = output_shape(positives, k, per_position)
