@@ -35,7 +35,7 @@ def _band_case() -> tuple[torch.Tensor, torch.Tensor]:
 
 def check_band_items(band_items) -> None:
     """Exercise ``ex-cold-text-band``: ``band_items(scores, excluded, low, high)`` returns the
-    allowed items ranked ``low``..``high`` (1-based, inclusive), best first."""
+    allowed items ranked ``low``..``high`` (inclusive; rank 1 is the highest score), best first."""
     scores, excluded = _band_case()
     for low, high in ((1, 1), (3, 7), (10, 20)):
         got = as_array(call_answer(band_items, scores, excluded, low, high, name="band_items"), "band")

@@ -266,7 +266,7 @@ class RankBandSampler(NegativeSampler):
     Parameters
     ----------
     low, high : int, default 20, 100
-        First and last rank of the band (1-based, inclusive), ``1 <= low <= high``.
+        First and last rank of the band (inclusive; rank 1 is the highest score), ``1 <= low <= high``.
 
     Examples
     --------
