@@ -9,7 +9,10 @@ These functions look at a sampler from the outside, through its public
   drawn negatives that the user truly likes but had not interacted with in training;
 * :func:`true_preference_metrics` — on the same world, how well a trained model's top-K
   lists match what the users truly like, not only what they clicked;
-* :func:`sampling_throughput` — negatives drawn per second.
+* :func:`sampling_throughput` — negatives drawn per second;
+* :class:`DrawRecorder` — wraps a sampler during training and records what it drew:
+  draws per item, and per epoch the share of negatives a flag matrix marks (on a
+  synthetic world, the false negatives the model actually trained on).
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from ._errors import RecnegError, check_positive_int
 from .data.interactions import Interactions, Split, UserItemSet, left_padded
 from .metrics import popularity_cohorts, top_k_items
 from .data.synthetic import SyntheticWorld
-from .samplers.base import NegativeSampler, Scorer, make_generator
+from .samplers.base import NegativeSample, NegativeSampler, Scorer, clone_component, make_generator
 
-__all__ = ["negative_popularity_profile", "false_negative_rate", "true_preference_metrics", "sampling_throughput"]
+__all__ = ["negative_popularity_profile", "false_negative_rate", "true_preference_metrics", "sampling_throughput",
+           "DrawRecorder"]
 
 COHORT_NAMES = ("head", "mid", "tail")
 #: History length given to a model-backed scorer whose ``maxlen`` is None (e.g. MF).
@@ -485,3 +489,104 @@ def sampling_throughput(
         drawn = once()
         durations.append(time.perf_counter() - start)
     return drawn / max(float(np.median(durations)), 1e-9)
+
+
+# -- what training drew ----------------------------------------------------------------
+class DrawRecorder(NegativeSampler):
+    """A sampler that draws through ``base`` and records the negatives training used.
+
+    :func:`false_negative_rate` audits a sampler after the fact, with one model. A
+    schedule that changes over training (a curriculum, a dynamic sampler whose model
+    improves) needs the record of the draws themselves: :class:`~recneg.training.Trainer`
+    calls :meth:`learn_from_batch` once per batch with the negatives it is about to train
+    on, and the recorder counts them there — draws made outside training (an audit, a
+    plot) are not counted. Hooks and learning are forwarded to the fitted clone of
+    ``base`` (``base_``), so a curriculum inside still sees its epochs.
+
+    Parameters
+    ----------
+    base : NegativeSampler
+        The sampler that draws; a clone is fitted, the object passed in stays as it was.
+    flags : bool array-like, shape (n_users, n_items + 1), optional
+        Pairs to count separately, e.g. ``world.false_negative_mask(train)``.
+
+    Attributes
+    ----------
+    item_draws_ : Tensor, float64, shape (n_items + 1,)
+        How often each item was drawn as a training negative (since :meth:`fit`).
+    history_ : list of dict
+        Per epoch: ``epoch``, ``negatives``, ``flagged`` and ``flagged_share``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from recneg.data import Interactions
+    >>> from recneg.samplers import UniformSampler
+    >>> train = Interactions(np.array([0, 1]), np.array([1, 2]), np.arange(2), n_users=2, n_items=4)
+    >>> flags = np.zeros((2, 5), dtype=bool); flags[:, 3] = True       # item 3 is "false" for both
+    >>> rec = DrawRecorder(UniformSampler(random_state=0), flags=flags).fit(train)
+    >>> rec.on_epoch_start(1)
+    >>> users, pos = torch.tensor([0, 1]), torch.tensor([1, 2])
+    >>> drawn = rec.sample(users, pos, 50)
+    >>> rec.learn_from_batch(users, pos, drawn, None)
+    >>> row = rec.history_[0]
+    >>> row["negatives"], row["flagged"] == int((drawn.items == 3).sum())
+    (100, True)
+    >>> int(rec.item_draws_.sum())
+    100
+    """
+
+    family = "static"  # a pass-through: the family is that of ``base``
+
+    def __init__(self, base: NegativeSampler, flags=None) -> None:
+        if not isinstance(base, NegativeSampler):
+            raise RecnegError(f"base must be a NegativeSampler, got {type(base).__name__}")
+        super().__init__(exclude_positives=base.exclude_positives)
+        self.base = base
+        self.flags = None if flags is None else np.asarray(flags)
+        if self.flags is not None and (self.flags.dtype != np.bool_ or self.flags.ndim != 2):
+            raise RecnegError(f"flags must be a 2-D boolean array (n_users, n_items + 1), got dtype "
+                              f"{self.flags.dtype} and shape {self.flags.shape}")
+
+    @property
+    def needs_scorer(self) -> bool:
+        """Whether ``base`` needs a scorer."""
+        return self.base.needs_scorer
+
+    def _fit(self, train: Interactions) -> None:
+        if self.flags is not None and self.flags.shape != (train.n_users, train.n_items + 1):
+            raise RecnegError(f"flags has shape {self.flags.shape} but the split needs "
+                              f"({train.n_users}, {train.n_items + 1}) = (n_users, n_items + 1)")
+        self.base_ = clone_component(self.base).fit(train)
+        self.flags_table_ = None if self.flags is None else torch.as_tensor(self.flags)
+        self.item_draws_ = torch.zeros(train.n_items + 1, dtype=torch.float64)
+        self.history_ = []
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        return self.base_._sample(users, positives, k, per_position=per_position, scorer=scorer, generator=generator)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Open the record of ``epoch`` and forward the hook to ``base_``."""
+        self._check_fitted()
+        self.history_.append({"epoch": int(epoch), "negatives": 0, "flagged": 0, "flagged_share": math.nan})
+        super().on_epoch_start(epoch)
+
+    def learn_from_batch(self, users, positives, drawn: NegativeSample, scorer) -> None:
+        """Count the batch's negatives, then forward to ``base_``."""
+        self._check_fitted()
+        if not self.history_:  # drawn before any epoch hook: a hand-written loop
+            self.on_epoch_start(1)
+        items = drawn.items.reshape(len(users), -1)
+        self.item_draws_ += torch.bincount(items.flatten(), minlength=self.n_items_ + 1).double()
+        row = self.history_[-1]
+        row["negatives"] += int(items.numel())
+        if self.flags_table_ is not None:
+            row["flagged"] += int(self.flags_table_[users.unsqueeze(1), items].sum())
+        if self.flags_table_ is not None and row["negatives"]:
+            row["flagged_share"] = row["flagged"] / row["negatives"]
+        super().learn_from_batch(users, positives, drawn, scorer)
+
+    def history(self) -> pd.DataFrame:
+        """:attr:`history_` as a DataFrame, one row per epoch."""
+        self._check_fitted()
+        return pd.DataFrame(self.history_, columns=["epoch", "negatives", "flagged", "flagged_share"])

@@ -9,6 +9,9 @@ This module provides
   negatives that grows over epochs;
 * :class:`RandomInjection` — replaces a fraction of any sampler's negatives by uniform
   ones, so a hard sampler never trains on hard negatives alone;
+* :class:`RankBandSampler` — negatives drawn uniformly from a band of ranks of the
+  current model's scores (PinSage's hard negatives), the hard half of a PinSage-style
+  curriculum ``HardnessCurriculum(UniformSampler(), RankBandSampler(20, 100))``.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import torch
 
 from .._errors import RecnegError, check_positive_int, check_probability
 from ..data.interactions import Interactions
-from .base import NegativeSample, NegativeSampler, clone_component, extra_targets
+from .base import NegativeSample, NegativeSampler, clone_component, extra_targets, is_excluded, output_shape
 from .static import UniformSampler
 
-__all__ = ["HardnessCurriculum", "RandomInjection", "SCHEDULES"]
+__all__ = ["HardnessCurriculum", "RandomInjection", "RankBandSampler", "SCHEDULES"]
 
 #: Shapes of the ramp from easy to hard, as functions of progress ``t ∈ [0, 1]``.
 SCHEDULES = {
@@ -241,7 +244,86 @@ class RandomInjection(NegativeSampler):
         return NegativeSample(items, log_prob, weights)
 
 
+class RankBandSampler(NegativeSampler):
+    """Negatives drawn uniformly from the items the current model ranks ``low``..``high``.
+
+    PinSage (Ying et al., KDD 2018) ranks the catalogue by personalised PageRank with
+    respect to the query and samples its hard negatives from a band of ranks (2000–5000
+    in a catalogue of billions): far enough down that they are rarely true matches, high
+    enough to be confusable. Its curriculum adds more of them epoch after epoch. Here the
+    ranking is the recommender's own: for each row the allowed items (not padding, not
+    the user's training items, not the row's targets) are ranked by the scorer's scores
+    (rank 1 = highest) and ``k`` negatives are drawn uniformly, with replacement, from
+    ranks ``low``..``high``. A row with fewer allowed items than ``high`` uses the band
+    it has, down to its last allowed item; one with ``low`` or fewer allowed items uses
+    its last one. ``log_prob = −log(band width)``.
+
+    Every item is scored, so a draw costs ``B × n_items`` scores and as much memory:
+    meant for catalogues of thousands of items, as in the book. A
+    sequential scorer's per-position scores are averaged over the valid positions (one
+    band per sequence, shared by its positions).
+
+    Parameters
+    ----------
+    low, high : int, default 20, 100
+        First and last rank of the band (inclusive; rank 1 is the highest score), ``1 <= low <= high``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from recneg.data import Interactions
+    >>> train = Interactions(np.array([0]), np.array([1]), np.arange(1), n_users=1, n_items=30)
+    >>> band = RankBandSampler(low=3, high=5, random_state=0).fit(train)
+    >>> neg = band.sample(torch.tensor([0]), torch.tensor([1]), 20, scorer=lambda c: c.float())
+    >>> sorted(set(neg.items.flatten().tolist()))      # item 30 ranks 1st, 29 2nd, ...
+    [26, 27, 28]
+    >>> round(float(neg.log_prob[0, 0].exp()), 4)
+    0.3333
+    """
+
+    family = "dynamic"
+    subfamily = "universal DNS"
+    variant = "rank band (PinSage)"
+    needs_scorer = True
+
+    def __init__(self, low: int = 20, high: int = 100, *, exclude_positives: bool = True,
+                 random_state=None) -> None:
+        super().__init__(exclude_positives=exclude_positives, random_state=random_state)
+        self.low = check_positive_int("low", low)
+        self.high = check_positive_int("high", high)
+        if self.high < self.low:
+            raise RecnegError(f"high={high} is below low={low}; pass a band with low <= high, e.g. (20, 100)")
+
+    def band(self, users: torch.Tensor, positives: torch.Tensor, scorer) -> tuple[torch.Tensor, torch.Tensor]:
+        """The items of each row's band, best first, shape ``(B, high − low + 1)``, and the
+        number of real entries per row (``(B,)``, at least 1); the rest repeat the last."""
+        from .dynamic import score_candidates  # dynamic imports this module's neighbours only
+
+        # The scorer is bound to the batch's hidden states, so the whole batch is scored at once.
+        cand = torch.arange(self.n_items_ + 1).expand(len(users), -1)
+        blocked = is_excluded(self, users, positives, cand)
+        top = min(self.high, self.n_items_)
+        order = score_candidates(scorer, cand, positives).masked_fill(blocked, float("-inf")).topk(top, dim=1).indices
+        allowed = (~blocked).sum(1)
+        first = (allowed.clamp_max(self.low) - 1).clamp_min(0)
+        width = allowed.clamp(1, top) - first
+        offset = torch.arange(self.high - self.low + 1).clamp_max(width.unsqueeze(1) - 1)
+        return order.gather(1, first.unsqueeze(1) + offset), width
+
+    def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
+        shape = output_shape(positives, k, per_position)
+        items, width = self.band(users, positives, scorer)
+        per_row = shape[1] * k if per_position else k
+        pick = (torch.rand((len(users), per_row), generator=generator, dtype=torch.float64)
+                * width.unsqueeze(1)).long().clamp_max((width - 1).unsqueeze(1))
+        drawn = items.gather(1, pick).reshape(shape)
+        view = (len(users),) + (1,) * (len(shape) - 1)
+        log_prob = (-width.double().log()).reshape(view).expand(shape).float()
+        return NegativeSample(drawn, log_prob)
+
+
 from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
 
 register_sampler("curriculum", HardnessCurriculum)
 register_sampler("random-injection", RandomInjection)
+register_sampler("rank-band", RankBandSampler)
