@@ -46,7 +46,7 @@ def _psi_mistakes(e, a, epsilon: float) -> list[tuple[float, str, str]]:
         (float(np.sum(np.abs(pa - pe))), "Your value is the L1 distance between the shares.",
          "Weigh each difference a − e by ln(a / e)."),
         (unsmoothed, "You smoothed nothing, so an empty bin makes a term infinite or undefined.",
-         "Smooth both share vectors: p ← (p + ε) / (1 + B·ε)."),
+         "Smooth both share vectors: p ← (p + ε) / (1 + H·ε) for H bins."),
     ]
 
 
@@ -63,7 +63,7 @@ def check_psi(my_psi) -> None:
             if np.isfinite(number) and same(value, number, rtol=1e-6, atol=1e-12):
                 fail(where + message, hint=hint)
         if not np.isfinite(value):
-            fail(where + "your PSI is not finite.", hint="Smooth both share vectors: p ← (p + ε) / (1 + B·ε).")
+            fail(where + "your PSI is not finite.", hint="Smooth both share vectors: p ← (p + ε) / (1 + H·ε) for H bins.")
         if value < 0:
             fail(where + "your PSI is negative; every term (a − e) · ln(a / e) is ≥ 0.",
                  hint="Check that the difference and the logarithm take the two shares in the same order.")
