@@ -57,7 +57,7 @@ def catalogue_calibration(model, eval_set: EvalSet, train: Interactions, *, prob
     Parameters
     ----------
     model : object
-        Has ``score_all(users, histories)`` and ``maxlen`` (as for :func:`recneg.evaluate`).
+        Has ``score_all(users, histories)`` and ``maxlen`` (as for :func:`recneg.evaluation.evaluate`).
     eval_set : EvalSet
         Rows to probe (``split.test``); rows whose target has no training interaction
         are skipped (it is not a candidate) and counted in ``n_rows_skipped``.
