@@ -32,8 +32,8 @@ def _psi_mistakes(e, a, epsilon: float) -> list[tuple[float, str, str]]:
     pe, pa = _shares(e, epsilon), _shares(a, epsilon)
     raw_e, raw_a = np.asarray(e, float) + epsilon, np.asarray(a, float) + epsilon
     with np.errstate(divide="ignore", invalid="ignore"):
-        unsmoothed = float(np.nansum((pa - pe) * np.log(pa / pe))) if epsilon == 0 else float(
-            np.sum((_shares(a, 0) - _shares(e, 0)) * np.log(_shares(a, 0) / _shares(e, 0))))
+        bare_e, bare_a = _shares(e, 0.0), _shares(a, 0.0)
+        unsmoothed = float(np.sum((bare_a - bare_e) * np.log(bare_a / bare_e)))
     return [
         (kl_divergence(e, a, epsilon=epsilon), "Your value is KL(actual ‖ expected), one direction only.",
          "PSI adds both directions: Σ (a − e) · ln(a / e)."),
