@@ -11,6 +11,8 @@ proves that every solution passes its check.
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
 import subprocess
 import sys
@@ -173,6 +175,41 @@ def test_runs_at_smoke_scale_with_deterministic_outputs(path, tmp_path):
     )
     assert result.returncode == 0, (
         f"nbval on {path.name} (smoke scale) failed:\n{result.stdout[-4000:]}{result.stderr[-2000:]}")
+
+
+@pytest.mark.slow
+def test_parallel_runner_keeps_order_and_limits_each_kernels_threads(tmp_path):
+    sources = {
+        "b_slow.ipynb": "import os, time\ntime.sleep(2)\nprint(os.environ.get('OMP_NUM_THREADS'))",
+        "a_fast.ipynb": "import os\nprint(os.environ.get('OMP_NUM_THREADS'))",
+    }
+    paths = []
+    for name, source in sources.items():
+        notebook = nbformat.v4.new_notebook()
+        notebook.cells = [nbformat.v4.new_code_cell("n = 1", metadata={"tags": ["parameters"]}),
+                          nbformat.v4.new_code_cell(source)]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                           "language": "python"}
+        nbformat.write(notebook, tmp_path / name)
+        paths.append(tmp_path / name)
+    record = tmp_path / "record.json"
+    code = run_notebooks.main([str(p) for p in paths] + [
+        "--scale", "published", "--jobs", "2", "--output-dir", str(tmp_path / "out"),
+        "--record", str(record)])
+    assert code == 0
+    runs = json.loads(record.read_text())["runs"]
+    # the record lists notebooks in the order given, not the order they finished
+    assert [Path(r["notebook"]).name for r in runs] == ["b_slow.ipynb", "a_fast.ipynb"]
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    for name in sources:
+        outputs = read(tmp_path / "out" / name).cells[-1].outputs
+        assert outputs[0]["text"].strip() == threads, f"{name} ran with {outputs[0]['text']!r} threads"
+
+
+def test_runner_rejects_a_non_positive_job_count(capsys):
+    with pytest.raises(SystemExit):
+        run_notebooks.main(["--jobs", "0"])
+    assert "--jobs 0" in capsys.readouterr().err
 
 
 if __name__ == "__main__":

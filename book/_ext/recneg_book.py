@@ -213,7 +213,9 @@ class NotebookRunsDirective(SphinxDirective):
         caption = nodes.paragraph(text=(
             f"Scale: {record.get('scale', '?')}; recorded {record.get('finished_at', '?')} on "
             f"{host.get('cpus', '?')} CPU cores with Python {host.get('python', '?')}, "
-            f"torch {host.get('torch', '?')}."
+            f"torch {host.get('torch', '?')}; {record.get('jobs', 1)} notebook(s) at a time"
+            + (", so each wall time is that of a notebook sharing the machine." if record.get("jobs", 1) > 1
+               else ".")
         ))
         rows = [
             [
