@@ -260,6 +260,27 @@ def _exact_uniform_rate(world, train: Interactions, fn_mask: np.ndarray, pool: t
     return float((fn_mask[u, 1:].sum(axis=1) / unobserved).mean())
 
 
+def _count_false_draws(sampler, train, pool, fn_mask, k, n_rounds, batch_size, scorer, gen):
+    """Per user, count the sampler's draws that the world's users in fact like.
+
+    Returns per-user false and total counts, and the loss weight on false draws and on all.
+    """
+    # Draw as training would, and count the draws the world's users in fact like.
+    per_user_fn = torch.zeros(len(pool), dtype=torch.float64)
+    per_user_n = torch.zeros(len(pool), dtype=torch.float64)
+    weight_fn = weight_all = 0.0
+    for _ in range(n_rounds):
+        for lo in range(0, len(pool), batch_size):
+            batch = pool[lo : lo + batch_size]
+            items, weights = _draw(sampler, train, batch, k, scorer, gen, with_weights=True)
+            hits = fn_mask[batch.numpy()[:, None], items.numpy()]
+            per_user_fn[lo : lo + batch_size] += torch.from_numpy(hits.sum(axis=1).astype(np.float64))
+            per_user_n[lo : lo + batch_size] += items.shape[1]
+            weight_fn += float(weights[torch.from_numpy(hits)].sum())
+            weight_all += float(weights.sum())
+    return per_user_fn, per_user_n, weight_fn, weight_all
+
+
 def false_negative_rate(sampler: NegativeSampler, world: SyntheticWorld, train: Split | Interactions, *, users=None,
                         num_negatives: int = 10, n_rounds: int = 10, scorer=None, batch_size: int = 1024,
                         random_state: int | None = 0) -> dict:
@@ -323,21 +344,8 @@ def false_negative_rate(sampler: NegativeSampler, world: SyntheticWorld, train: 
     sampler = _fitted(sampler, train)
     pool = _users_with_history(train, users)
 
-    # Draw as training would, and count the draws the world's users in fact like.
-    gen = make_generator(random_state)
-    per_user_fn = torch.zeros(len(pool), dtype=torch.float64)
-    per_user_n = torch.zeros(len(pool), dtype=torch.float64)
-    weight_fn = weight_all = 0.0
-    for _ in range(n_rounds):
-        for lo in range(0, len(pool), batch_size):
-            batch = pool[lo : lo + batch_size]
-            items, weights = _draw(sampler, train, batch, k, scorer, gen, with_weights=True)
-            hits = fn_mask[batch.numpy()[:, None], items.numpy()]
-            per_user_fn[lo : lo + batch_size] += torch.from_numpy(hits.sum(axis=1).astype(np.float64))
-            per_user_n[lo : lo + batch_size] += items.shape[1]
-            weight_fn += float(weights[torch.from_numpy(hits)].sum())
-            weight_all += float(weights.sum())
-
+    per_user_fn, per_user_n, weight_fn, weight_all = _count_false_draws(
+        sampler, train, pool, fn_mask, k, n_rounds, batch_size, scorer, make_generator(random_state))
     n, fn = float(per_user_n.sum()), float(per_user_fn.sum())
     rate = fn / n
     return {"sampler": getattr(sampler, "name", type(sampler).__name__), "negatives": int(n),
