@@ -43,7 +43,11 @@ of the tidy table. ``"calibration"``: calibration over the whole catalogue
 provenance). ``"false_negatives"``: in synthetic settings, the share of the trained
 sampler's draws that the user truly likes (:func:`recneg.diagnostics.false_negative_rate`;
 ``fnr``, ``fnr_uniform``, and ``fnr_weighted`` for samplers that weigh their draws).
-``"history"``: the mean over the epochs up to the best one of every column a method adds
+``"trained_false_negatives"``: in synthetic settings, the share of the negatives training
+actually drew that the user truly likes (a :class:`recneg.diagnostics.DrawRecorder` around
+the sampler, which leaves the draws unchanged): ``fnr_trained`` over the epochs up to the
+best one and ``fnr_trained_best`` in the best epoch alone — what a curriculum's schedule
+changes. ``"history"``: the mean over the epochs up to the best one of every column a method adds
 to the training history (e.g. a memory bank's ``bank_staleness``), as ``mean_<column>``.
 An arm may carry ``train = {...}`` overrides and ``shown_as_failure = "<cause>"`` when a
 chapter presents it on purpose as a failure (see :mod:`recneg.results`).
@@ -67,7 +71,7 @@ SPLITS = ("leave-one-out", "temporal")
 _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
              "settings", "arms", "losses", "chapter", "probes"}
 #: Measurements a grid may ask for after training, besides the test metrics.
-PROBES = ("calibration", "false_negatives", "history")
+PROBES = ("calibration", "false_negatives", "trained_false_negatives", "history")
 
 
 def _canonical(value: Any) -> str:

@@ -100,11 +100,14 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     sampler = None
     if cell.arm.sampler is not None:
         sampler = make_sampler(cell.arm.sampler, **{"random_state": cell.seed, **cell.params})
+    recorder = _draw_recorder(cell, split, sampler)
     config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False})
     began = time.perf_counter()
-    result = Trainer(model, sampler, config).fit(split)
+    result = Trainer(model, recorder or sampler, config).fit(split)
     health = assess_result(result, floor)
-    probes = _run_probes(cell, model, split, sampler, result)
+    probes = _run_probes(cell, model, split, recorder.base_ if recorder else sampler, result)
+    if recorder is not None:
+        probes["trained_false_negatives"] = _trained_false_negatives(recorder, result.best_epoch)
     return {
         "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss.label,
         "sampler": cell.arm.sampler, "params": dict(cell.params), "seed": cell.seed,
@@ -138,6 +141,31 @@ def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
         probes["history"] = {f"mean_{c}": float(history[c].mean()) for c in history.columns
                              if c not in _TRAINER_COLUMNS and not c.startswith("valid_")}
     return probes
+
+
+def _draw_recorder(cell: Cell, split, sampler):
+    """A recorder of the negatives training draws, flagged by the synthetic world's truth,
+    when the grid asks for ``"trained_false_negatives"``; else None. The trainer hands the
+    recorder its own generator, so the draws are those of the bare sampler."""
+    from .diagnostics import DrawRecorder
+    from .samplers.base import NegativeSampler
+
+    if ("trained_false_negatives" not in cell.probes or cell.setting.dataset != "synthetic"
+            or not isinstance(sampler, NegativeSampler)):
+        return None
+    from .data import SyntheticWorld
+
+    world = SyntheticWorld(**dict(cell.setting.world or {}))
+    return DrawRecorder(sampler, flags=world.false_negative_mask(split.train))
+
+
+def _trained_false_negatives(recorder, best_epoch: int) -> dict:
+    """Share of truly liked items among the negatives drawn up to, and in, the best epoch."""
+    history = recorder.history()
+    upto = history[history.epoch <= max(best_epoch, 1)]
+    best = history[history.epoch == max(best_epoch, 1)]
+    return {"fnr_trained": float(upto.flagged.sum() / max(upto.negatives.sum(), 1)),
+            "fnr_trained_best": float(best.flagged.sum() / max(best.negatives.sum(), 1))}
 
 
 #: Columns every training history has; the "history" probe reports the others.

@@ -208,3 +208,21 @@ def test_most_popular_works_with_evaluate_and_needs_fit():
     assert result["hr@1"] == 0.5
     with pytest.raises(RecnegError, match="not fitted"):
         MostPopular().score_all(torch.tensor([0]))
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_scorer_gives_the_same_scores_for_an_expanded_catalogue(sasrec, sequential):
+    # A rank band scores the whole catalogue for every row as an expanded (stride-0) tensor;
+    # the scorer's matrix-product shortcut must agree with scoring a materialised copy.
+    if sequential:
+        model, users = sasrec, torch.tensor([[0, 1, 2, 3], [0, 0, 4, 5]])
+        scorer = model.scorer_from_hidden(model.forward(users))
+        n_items = model.n_items
+    else:
+        model = BPRMF(n_users=3, n_items=7, dim=4, random_state=0)
+        scorer, n_items = model.scorer(torch.tensor([0, 2])), 7
+    expanded = torch.arange(n_items + 1).expand(2, -1)
+    assert expanded.stride(0) == 0
+    fast, slow = scorer(expanded), scorer(expanded.clone())
+    assert fast.shape == slow.shape and fast.shape[-1] == n_items + 1
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)

@@ -169,6 +169,25 @@ def test_false_negative_and_history_probes(grid_path, tmp_path):
     assert not any(c.startswith("mean_train_loss") for c in frame.columns)
 
 
+def test_trained_false_negative_probe_counts_training_draws_without_changing_them(grid_path, tmp_path):
+    text = grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]")
+    text += ('\n[[arms]]\nlabel = "curriculum"\nsampler = "rank-band-curriculum"\n'
+             'params = { low = 2, high = 8, warmup_epochs = 1, ramp_epochs = 1 }\n')
+    probed = text.replace("seeds = [0]", 'seeds = [0]\nprobes = ["false_negatives", "trained_false_negatives"]', 1)
+    runner.run_grid(parse_grid(text), results_dir=tmp_path / "plain", progress=False, threads=1)
+    runner.run_grid(parse_grid(probed), results_dir=tmp_path / "probed", progress=False, threads=1)
+    plain = pd.read_csv(tmp_path / "plain" / "tiny.csv").pivot_table(index="sampler", columns="metric", values="value")
+    frame = pd.read_csv(tmp_path / "probed" / "tiny.csv").pivot_table(index="sampler", columns="metric", values="value")
+    # The recorder is a pass-through: the same draws train the same model.
+    for metric in ("hr@10", "ndcg@10", "valid_ndcg@10"):
+        if metric in plain.columns:
+            np.testing.assert_allclose(frame.loc[plain.index, metric], plain[metric], rtol=0, atol=1e-12)
+    # Uniform training draws are false at the rate the audit expects of uniform negatives.
+    assert frame.loc["uniform", "fnr_trained"] == pytest.approx(frame.loc["uniform", "fnr_uniform"], abs=0.05)
+    for sampler in ("uniform", "curriculum"):
+        assert 0 <= frame.loc[sampler, "fnr_trained_best"] <= 1 and 0 <= frame.loc[sampler, "fnr_trained"] <= 1
+
+
 def test_an_interrupted_run_resumes_without_retraining(grid_path, tmp_path, monkeypatch):
     results = tmp_path / "results"
     first = runner.run_grid(grid_path, results_dir=results, progress=False, max_cells=2)

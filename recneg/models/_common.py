@@ -89,7 +89,12 @@ def make_scorer(hidden: torch.Tensor, item_embedding: nn.Embedding):
         candidates = torch.as_tensor(candidates)
         with torch.no_grad():
             on_model = candidates.to(hidden.device)
-            scores = score_against(hidden, item_embedding(on_model), on_model)
+            if on_model.dim() == 2 and len(on_model) > 1 and on_model.stride(0) == 0:
+                # Every row holds the same candidates (an expanded catalogue, as a rank band
+                # scores): one matrix product instead of gathering a (B, P, d) tensor.
+                scores = hidden @ item_embedding(on_model[0]).T
+            else:
+                scores = score_against(hidden, item_embedding(on_model), on_model)
         return scores.to(candidates.device)
 
     return scorer

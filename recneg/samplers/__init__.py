@@ -7,7 +7,7 @@ from .dynamic import (AHNSSampler, DNSSampler, MixedNegatives, MixGCFInterpolati
                       UserSimilaritySampler, bpr_loss_with_mixed_negatives)
 from .adaptive import AdaptiveMixedSampler, AdaptiveSampler
 from .registry import METHODS, SAMPLERS, TAXONOMY, catalogue, make_sampler, register_sampler
-from .curriculum import HardnessCurriculum, RandomInjection, RankBandSampler
+from .curriculum import HardnessCurriculum, RandomInjection, RankBandCurriculum, RankBandSampler
 from .adversarial import IRGANSampler
 from .generative import EmbeddingGenerator, GenerativeAdversarialNegatives, SyntheticNegatives
 from .reweighting import (DebiasedWeightingSampler, KnowledgeWeightedSampler, ScoreWeightedSampler, cap_weights)
@@ -21,7 +21,7 @@ __all__ = [
     "METHODS", "SAMPLERS", "TAXONOMY", "catalogue", "make_sampler", "register_sampler",
     "DNSSampler", "SoftmaxHardSampler", "AHNSSampler", "SRNSSampler", "UserSimilaritySampler",
     "MixGCFInterpolation", "MixedNegatives", "bpr_loss_with_mixed_negatives",
-    "HardnessCurriculum", "RandomInjection", "RankBandSampler", "cap_weights",
+    "HardnessCurriculum", "RandomInjection", "RankBandCurriculum", "RankBandSampler", "cap_weights",
     "IRGANSampler", "GenerativeAdversarialNegatives", "EmbeddingGenerator", "SyntheticNegatives",
     "ScoreWeightedSampler", "DebiasedWeightingSampler", "KnowledgeWeightedSampler",
     "AttributeSampler", "StratifiedSampler", "KGWalkSampler", "SemanticSampler", "PredefinedNegativeSampler",

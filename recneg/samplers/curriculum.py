@@ -11,7 +11,9 @@ This module provides
   ones, so a hard sampler never trains on hard negatives alone;
 * :class:`RankBandSampler` — negatives drawn uniformly from a band of ranks of the
   current model's scores (PinSage's hard negatives), the hard half of a PinSage-style
-  curriculum ``HardnessCurriculum(UniformSampler(), RankBandSampler(20, 100))``.
+  curriculum ``HardnessCurriculum(UniformSampler(), RankBandSampler(20, 100))``;
+* :class:`RankBandCurriculum` — that curriculum with scalar parameters only, so that a
+  grid file (``experiments/*.toml``) can declare it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..data.interactions import Interactions
 from .base import NegativeSample, NegativeSampler, clone_component, extra_targets, is_excluded, output_shape
 from .static import UniformSampler
 
-__all__ = ["HardnessCurriculum", "RandomInjection", "RankBandSampler", "SCHEDULES"]
+__all__ = ["HardnessCurriculum", "RandomInjection", "RankBandCurriculum", "RankBandSampler", "SCHEDULES"]
 
 #: Shapes of the ramp from easy to hard, as functions of progress ``t ∈ [0, 1]``.
 SCHEDULES = {
@@ -322,8 +324,45 @@ class RankBandSampler(NegativeSampler):
         return NegativeSample(drawn, log_prob)
 
 
+class RankBandCurriculum(HardnessCurriculum):
+    """A PinSage-style curriculum: uniform negatives, then a growing share from a rank band.
+
+    The same sampler as ``HardnessCurriculum(UniformSampler(), RankBandSampler(low, high),
+    schedule, warmup_epochs, ramp_epochs)``, with scalar parameters only, so that a grid
+    file can declare it (``sampler = "rank-band-curriculum"``).
+
+    Parameters
+    ----------
+    low, high : int, default 20, 100
+        The band of the current model's ranks the hard negatives come from (see
+        :class:`RankBandSampler`).
+    schedule, warmup_epochs, ramp_epochs, max_hard_fraction
+        As in :class:`HardnessCurriculum`; here one warm-up epoch of uniform negatives by
+        default, as the book's lab uses.
+
+    Examples
+    --------
+    >>> c = RankBandCurriculum(low=5, high=10, warmup_epochs=1, ramp_epochs=2)
+    >>> type(c.hard_sampler).__name__, c.hard_sampler.low, c.hard_sampler.high
+    ('RankBandSampler', 5, 10)
+    >>> c.on_epoch_start(3); c.hard_fraction()        # epoch 3 is the schedule's 2: halfway up the ramp
+    0.5
+    """
+
+    variant = "rank-band curriculum (PinSage)"
+
+    def __init__(self, low: int = 20, high: int = 100, schedule: str = "linear", warmup_epochs: int = 1,
+                 ramp_epochs: int = 5, *, max_hard_fraction: float = 1.0, exclude_positives: bool = True,
+                 random_state=None) -> None:
+        super().__init__(UniformSampler(), RankBandSampler(low, high), schedule, warmup_epochs, ramp_epochs,
+                         max_hard_fraction=max_hard_fraction, exclude_positives=exclude_positives,
+                         random_state=random_state)
+        self.low, self.high = self.hard_sampler.low, self.hard_sampler.high
+
+
 from .registry import register_sampler  # noqa: E402  (registration needs the classes above)
 
 register_sampler("curriculum", HardnessCurriculum)
 register_sampler("random-injection", RandomInjection)
 register_sampler("rank-band", RankBandSampler)
+register_sampler("rank-band-curriculum", RankBandCurriculum)
