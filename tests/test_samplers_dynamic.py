@@ -535,3 +535,25 @@ def test_adaptive_is_dns_with_a_shared_pool_and_repeats(per_position, sequential
         one = AdaptiveSampler(oversampling=5, random_state=9).fit(train)
         assert torch.equal(one.sample(users, positives, 1, scorer=scorer).items,
                            plain.sample(users, positives, 1, scorer=scorer).items)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_user_similarity_fractional_uniform_share_keeps_the_mixture(k):
+    # f·k = 0.5 or 1.5: rounding would give no uniform slot for k = 1; the extra slot is
+    # uniform with probability f·k − ⌊f·k⌋, so every row's slots together follow the mixture.
+    train = toy_train()
+    sampler = UserSimilaritySampler(n_neighbours=2, random_state=2).fit(train)
+    n = 20_000
+    neg = sampler.sample(torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long), k)
+    weights = dense_neighbour_weights(sampler, train)[0]
+    allowed = np.ones(N_ITEMS + 1, dtype=bool)
+    allowed[[0, 1, 2, 3, 5]] = False
+    mixture = 0.5 * weights / weights.sum() + 0.5 * allowed / allowed.sum()
+    observed = np.bincount(neg.items.numpy().ravel(), minlength=N_ITEMS + 1)
+    support = mixture > 0
+    assert observed[~support].sum() == 0
+    assert stats.chisquare(observed[support], mixture[support] * n * k).pvalue > 1e-3
+    never = (weights == 0) & allowed
+    assert np.isin(neg.items.numpy(), np.nonzero(never)[0]).mean() == pytest.approx(
+        0.5 * never.sum() / allowed.sum(), abs=0.02)
+    assert np.allclose(neg.log_prob.double().exp().numpy(), mixture[neg.items.numpy()], rtol=1e-5)

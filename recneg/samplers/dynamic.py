@@ -735,7 +735,7 @@ class UserSimilaritySampler(NegativeSampler):
     ``n_candidates > 1`` and a scorer the sampler becomes
     dynamic: it draws ``n_candidates`` neighbour items per negative and keeps the
     highest-scoring ones (DNS over the similarity proposal). ``log_prob`` is the log of
-    the slot mixture ``(k_sim/k)·q(j | u) + (k_unif/k)·q_uniform(j | u)`` under
+    the slot mixture ``(1 − f)·q(j | u) + f·q_uniform(j | u)`` under
     exclusion (for ``n_candidates > 1``, of the proposal).
 
     The user's own training items are never proposed (that is the definition), whatever
@@ -759,7 +759,9 @@ class UserSimilaritySampler(NegativeSampler):
     ----------
     n_neighbours : int, default 20
     uniform_fraction : float, default 0.5
-        Share of each row's negatives drawn uniformly, ``round(f · k)``.
+        Share of each row's negatives drawn uniformly: ``⌊f · k⌋`` slots, and one more with
+        probability ``f · k − ⌊f · k⌋`` (so with one negative per row, each is uniform with
+        probability ``f``).
     n_candidates : int, default 1
         Neighbour items scored per negative; > 1 needs a scorer.
     chunk_size : int, default 512
@@ -888,9 +890,17 @@ class UserSimilaritySampler(NegativeSampler):
         return items
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
-        k_uniform = int(round(self.uniform_fraction * k))
-        k_similar = k - k_uniform
         shape = output_shape(positives, k, per_position)
+        share = self.uniform_fraction * k
+        k_uniform = math.floor(share)
+        # A fractional share f·k makes one more slot uniform with probability f·k − ⌊f·k⌋,
+        # so the slot mixture is (1 − f, f) for every k (rounding would make f = 0.5 with
+        # one negative per row draw neighbour items only).
+        one_more = None
+        if share != k_uniform:
+            one_more = torch.rand(shape[:-1], generator=generator, dtype=torch.float64) < share - k_uniform
+            k_uniform += 1
+        k_similar = k - math.floor(share)
         extra = extra_targets(self, users, positives)
         parts = []
         if k_similar:
@@ -904,19 +914,22 @@ class UserSimilaritySampler(NegativeSampler):
         if k_uniform:
             parts.append(self.uniform_._draw_allowed(users, positives, shape[:-1] + (k_uniform,), generator, extra))
         items = torch.cat(parts, dim=-1)
-        return NegativeSample(items, self.mixture_log_prob(users, items, extra, k).float())
+        if one_more is not None:  # slot k_similar − 1 is uniform where one_more, else a neighbour item
+            last = k_similar - 1
+            chosen = torch.where(one_more, items[..., k_similar], items[..., last])
+            items = torch.cat([items[..., :last], chosen.unsqueeze(-1), items[..., k_similar + 1:]], dim=-1)
+        return NegativeSample(items, self.mixture_log_prob(users, items, extra).float())
 
-    def mixture_log_prob(self, users, items, extra, k: int) -> torch.Tensor:
-        """``log q(item | u)`` of the slot mixture (float64), shaped like ``items``."""
-        k_uniform = int(round(self.uniform_fraction * k))
+    def mixture_log_prob(self, users, items, extra) -> torch.Tensor:
+        """``log q(item | u)`` of the slot mixture ``(1 − f) q_sim + f q_uniform`` (float64),
+        shaped like ``items``."""
         view = users.shape + (1,) * (items.dim() - 1)
         uniform = self.uniform_.conditional_log_prob(users, items, extra).exp()
         left = self.row_total_[users]
         if extra.shape[1]:
             left = left - self.neighbour_weight(users, extra).sum(1)
         similar = self.neighbour_weight(users, items) / left.clamp_min(1e-300).reshape(view)
-        share = (k - k_uniform) / k
-        mixed = share * similar + (1 - share) * uniform
+        mixed = (1 - self.uniform_fraction) * similar + self.uniform_fraction * uniform
         return torch.where((left > 0).reshape(view), mixed, uniform).log()
 
 
