@@ -157,8 +157,8 @@ def check_prediction(prediction, tail_change, wide) -> None:
     check_difference(
         value, float(means.loc[LOGQ_RUN, "hr@10_tail"]), float(means.loc[NO_LOGQ_RUN, "hr@10_tail"]),
         name="change", exercise="models-predict",
-        detail="now compare its sign with your prediction, and its size with the seeds' spread "
-               "in the summary table.",
+        detail="now compare its sign with your prediction, and its size with the difference "
+               "between the seeds of one run.",
         order="With logQ minus without.",
         what="the change of the mean tail HR@10 between the two popularity-sampled runs",
         how=f"Average hr@10_tail over the seeds of the runs {LOGQ_RUN!r} and {NO_LOGQ_RUN!r}, "
@@ -178,9 +178,9 @@ def check_prediction(prediction, tail_change, wide) -> None:
 #: Statements about a loss comparison (exercise models-critique):
 #: letter -> (statement, is it a flaw?, the kind of point it makes).
 CRITIQUE_STATEMENTS = {
-    "A": ("Every loss trained the same SASRec for the same number of epochs and was evaluated by "
-          "full ranking on the same leave-one-out split.", False,
-          "one model, one budget and one protocol is what makes the losses comparable"),
+    "A": ("Every loss trained the same model under the same early-stopping rule on validation and was "
+          "evaluated by full ranking on the same leave-one-out split.", False,
+          "one model, one stopping rule and one protocol is what makes the losses comparable"),
     "B": ("The BPR loss was written as -torch.log(torch.sigmoid(pos - neg)), and runs whose loss "
           "became infinite were left out of the table.", True,
           "numerical stability (and the runs that were dropped)"),
@@ -193,6 +193,8 @@ CRITIQUE_STATEMENTS = {
           "before training.", False, "this is how gBCE sets beta"),
     "F": ("Each loss was trained with one seed, and the order of the losses was read off those "
           "single runs.", True, "a single seed"),
+    "G": ("Every run stopped after six epochs, and the table left out the MostPopular baseline of the "
+          "same split, which every run was below.", True, "unfinished runs below the popularity floor"),
 }
 
 
@@ -200,4 +202,5 @@ def check_critique(flaws) -> None:
     """Exercise models-critique: pick the statements that are flaws of the comparison."""
     check_flaws(flaws, CRITIQUE_STATEMENTS, exercise="models-critique",
                 hint="Look at each statement: was the loss computed correctly, was it the loss "
-                     "it was called, and could the comparison tell the runs apart?")
+                     "it was called, had every run learned more than a popularity count, and could "
+                     "the comparison tell the runs apart?")
