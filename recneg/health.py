@@ -37,15 +37,16 @@ items); :func:`assess` refuses metrics that disagree on either.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from ._errors import RecnegError, check_probability
 from .data.interactions import Split
 from .evaluation import evaluate
 from .models import MostPopular
 
-__all__ = ["FLAGS", "RunHealth", "popularity_floor", "assess", "assess_result"]
+__all__ = ["FLAGS", "RunHealth", "popularity_floor", "assess", "assess_result", "health_line"]
 
 #: Every flag :func:`assess` can raise, in the order it reports them.
 FLAGS = ("below-most-popular", "untouched-items", "not-converged")
@@ -256,3 +257,58 @@ def assess_result(train_result, floor_metrics: dict, **kwargs) -> RunHealth:
         still_improving=train_result.still_improving,
         **kwargs,
     )
+
+
+def _run_name(key: Any) -> str:
+    # (label, seed) keys read "label (seed 3)"; any other key reads as itself
+    if isinstance(key, tuple) and len(key) == 2:
+        return f"{key[0]} (seed {key[1]})"
+    return str(key)
+
+
+def health_line(healths: Mapping[Any, RunHealth], *, label: str = "") -> str:
+    """One line that says how a set of runs ended and what the health checks found.
+
+    Chapters print it above a table of live runs, so that a reader sees how training
+    ended and which runs do not beat the floor before reading any number.
+
+    Parameters
+    ----------
+    healths : mapping
+        Run key (e.g. ``(label, seed)``) -> :class:`RunHealth` (from :func:`assess_result`).
+    label : str, optional
+        What the runs are (data, split), put at the front of the line.
+
+    Returns
+    -------
+    str
+        Epochs trained and best epochs (ranges), the stop reasons with counts, the runs
+        still improving at the cap, the runs *at or below* the MostPopular floor (a tie
+        has not beaten it either), and the largest untouched share of top-10 slots.
+
+    Examples
+    --------
+    >>> good = RunHealth(0.12, 0.09, 0.3, 0.0, 90.0, 12, 7, "patience", False, ())
+    >>> tied = RunHealth(0.09, 0.09, 0.1, 0.02, 200.0, 30, 30, "epochs", True, ("not-converged",))
+    >>> print(health_line({("uniform", 0): good, ("popularity", 0): tied}, label="ml-100k"))
+    ml-100k: 2 runs; epochs trained 12–30, best epoch 7–30; stopped by patience ×1, epochs ×1; still improving at the cap: 1 (popularity (seed 0)); at or below the MostPopular floor (HR@10 0.0900): 1 (popularity (seed 0)); largest untouched share of the top-10 slots: 2.0%.
+    """
+    if not healths:
+        raise RecnegError("health_line got no runs; pass a mapping of run key -> RunHealth")
+    runs = list(healths.values())
+    stops = Counter(h.stop_reason for h in runs)
+    improving = [_run_name(k) for k, h in healths.items() if "not-converged" in h.flags]
+    below = [_run_name(k) for k, h in healths.items() if h.hr10 <= h.floor_hr10]
+    floors = sorted({f"{h.floor_hr10:.4f}" for h in runs})
+
+    def listed(names):
+        return f"{len(names)} ({', '.join(names)})" if names else "none"
+
+    return ((f"{label}: " if label else "")
+            + f"{len(runs)} runs; epochs trained {min(h.epochs_trained for h in runs)}–"
+            f"{max(h.epochs_trained for h in runs)}, best epoch {min(h.best_epoch for h in runs)}–"
+            f"{max(h.best_epoch for h in runs)}; stopped by "
+            + ", ".join(f"{reason} ×{n}" for reason, n in stops.items())
+            + f"; still improving at the cap: {listed(improving)}; at or below the MostPopular floor "
+            f"(HR@10 {' / '.join(floors)}): {listed(below)}; largest untouched share of the top-10 slots: "
+            f"{max(h.untouched_share10 for h in runs):.1%}.")

@@ -9,7 +9,7 @@ import torch
 from recneg import RecnegError
 from recneg.data import Interactions, SyntheticWorld, leave_one_out
 from recneg.evaluation import evaluate
-from recneg.health import FLAGS, RunHealth, assess, assess_result, popularity_floor
+from recneg.health import FLAGS, RunHealth, assess, assess_result, health_line, popularity_floor
 from recneg.models import BPRMF, MostPopular
 from recneg.samplers import PopularitySampler
 from recneg.training import TrainConfig, Trainer
@@ -151,3 +151,28 @@ def test_assess_result_reads_a_train_result(padded_split):
     assert every["untouched_share@10"] > 0.05 and "untouched-items" in flagged.flags
     with pytest.raises(RecnegError, match="TrainResult"):
         assess_result(result.test, floor)
+
+
+def _health(hr10, floor, *, untouched=0.0, epochs=10, best=5, stop="patience", improving=False):
+    return assess({"hr@10": hr10, "untouched_share@10": untouched}, {"hr@10": floor},
+                  epochs_trained=epochs, best_epoch=best, stop_reason=stop, still_improving=improving)
+
+
+def test_health_line_names_ties_capped_runs_and_every_floor():
+    # a run that ties the floor is not flagged by assess but has not beaten the floor either
+    runs = {("uniform", 0): _health(0.12, 0.09),
+            ("uniform", 1): _health(0.09, 0.09, untouched=0.031),
+            ("popularity", 0): _health(0.10, 0.07, epochs=30, best=30, stop="epochs", improving=True)}
+    line = health_line(runs, label="ml-100k, leave-one-out")
+    assert line.startswith("ml-100k, leave-one-out: 3 runs; epochs trained 10–30, best epoch 5–30;")
+    assert "stopped by patience ×2, epochs ×1" in line
+    assert "still improving at the cap: 1 (popularity (seed 0))" in line
+    assert "(HR@10 0.0700 / 0.0900): 1 (uniform (seed 1))" in line
+    assert line.endswith("largest untouched share of the top-10 slots: 3.1%.")
+    healthy = health_line({"a": _health(0.2, 0.1), "b": _health(0.3, 0.1)})
+    assert "still improving at the cap: none" in healthy and "floor (HR@10 0.1000): none" in healthy
+
+
+def test_health_line_refuses_no_runs():
+    with pytest.raises(RecnegError, match="no runs"):
+        health_line({})
