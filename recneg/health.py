@@ -301,13 +301,15 @@ def health_line(healths: Mapping[Any, RunHealth], *, label: str = "") -> str:
     below = [_run_name(k) for k, h in healths.items() if h.hr10 <= h.floor_hr10]
     floors = sorted({f"{h.floor_hr10:.4f}" for h in runs})
 
+    def span(values):
+        return f"{min(values)}–{max(values)}" if min(values) != max(values) else f"{min(values)}"
+
     def listed(names):
         return f"{len(names)} ({', '.join(names)})" if names else "none"
 
     return ((f"{label}: " if label else "")
-            + f"{len(runs)} runs; epochs trained {min(h.epochs_trained for h in runs)}–"
-            f"{max(h.epochs_trained for h in runs)}, best epoch {min(h.best_epoch for h in runs)}–"
-            f"{max(h.best_epoch for h in runs)}; stopped by "
+            + f"{len(runs)} run{'s' * (len(runs) != 1)}; epochs trained {span([h.epochs_trained for h in runs])}, "
+            f"best epoch {span([h.best_epoch for h in runs])}; stopped by "
             + ", ".join(f"{reason} ×{n}" for reason, n in stops.items())
             + f"; still improving at the cap: {listed(improving)}; at or below the MostPopular floor "
             f"(HR@10 {' / '.join(floors)}): {listed(below)}; largest untouched share of the top-10 slots: "

@@ -176,3 +176,8 @@ def test_health_line_names_ties_capped_runs_and_every_floor():
 def test_health_line_refuses_no_runs():
     with pytest.raises(RecnegError, match="no runs"):
         health_line({})
+
+
+def test_health_line_of_one_run_reads_as_one():
+    line = health_line({("uniform", 0): _health(0.12, 0.09, epochs=15, best=10)})
+    assert line.startswith("1 run; epochs trained 15, best epoch 10;")
