@@ -49,7 +49,14 @@ the sampler, which leaves the draws unchanged): ``fnr_trained`` over the epochs 
 best one and ``fnr_trained_best`` in the best epoch alone — what a curriculum's schedule
 changes. ``"history"``: the mean over the epochs up to the best one of every column a method adds
 to the training history (e.g. a memory bank's ``bank_staleness``), as ``mean_<column>``.
-An arm may carry ``train = {...}`` overrides and ``shown_as_failure = "<cause>"`` when a
+``"sampled_protocols"``: the test split ranked again against 100 sampled unseen items instead
+of the whole catalogue (:func:`recneg.evaluation.evaluate` with ``protocol="sampled"``,
+seeded by the cell's seed), once with uniform and once with popularity-drawn items: every
+test metric again as ``<metric>_sampled_uniform`` and ``<metric>_sampled_popularity``
+(e.g. ``hr@10_sampled_uniform``) — the protocols whose model orders a chapter compares.
+An arm may carry ``train = {...}`` overrides, ``model = {...}`` (a whole model table with its
+``name``, replacing ``[model]`` for that arm: e.g. a BPR-MF arm in a SASRec grid, so that one
+grid compares models on one split), and ``shown_as_failure = "<cause>"`` when a
 chapter presents it on purpose as a failure (see :mod:`recneg.results`).
 """
 
@@ -71,7 +78,7 @@ SPLITS = ("leave-one-out", "temporal")
 _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
              "settings", "arms", "losses", "chapter", "probes"}
 #: Measurements a grid may ask for after training, besides the test metrics.
-PROBES = ("calibration", "false_negatives", "trained_false_negatives", "history")
+PROBES = ("calibration", "false_negatives", "trained_false_negatives", "history", "sampled_protocols")
 
 
 def _canonical(value: Any) -> str:
@@ -117,6 +124,7 @@ class Arm:
     tune: Mapping[str, tuple]
     train: Mapping[str, Any]
     shown_as_failure: str | None = None
+    model: Mapping[str, Any] | None = None  # replaces the grid's [model] for this arm
 
     def candidates(self) -> list[dict]:
         """Every sampler parameter combination of the tuning grid (fixed params included)."""
@@ -170,7 +178,7 @@ class Grid:
 
     def cell(self, setting: Setting, arm: Arm, loss: LossVariant, params: Mapping, seed: int) -> Cell:
         train = {**self.train, **loss.options, **arm.train}
-        model = {k: v for k, v in self.model.items()}
+        model = dict(arm.model if arm.model is not None else self.model)
         return Cell(setting, arm, loss, dict(params), int(seed), model, train, self.probes)
 
     def tuning_cells(self) -> list[Cell]:
@@ -238,7 +246,7 @@ def _check_train(options: Mapping, where: str) -> dict:
 
 def _parse_arm(table: Mapping, i: int) -> Arm:
     where = f"arms[{i}]"
-    unknown = set(table) - {"label", "sampler", "params", "tune", "train", "shown_as_failure"}
+    unknown = set(table) - {"label", "sampler", "params", "tune", "train", "shown_as_failure", "model"}
     if unknown:
         raise RecnegError(f"{where} has unknown key(s) {sorted(unknown)}")
     tune = table.get("tune", {})
@@ -246,9 +254,13 @@ def _parse_arm(table: Mapping, i: int) -> Arm:
         if not isinstance(values, list) or not values:
             raise RecnegError(f"{where}.tune.{name} must be a non-empty list of values, got {values!r}")
     sampler = table.get("sampler")
+    model = table.get("model")
+    if model is not None:
+        _require(model, "name", f"{where}.model", str)
     return Arm(label=_require(table, "label", where, str), sampler=sampler if sampler != "none" else None,
                params=dict(table.get("params", {})), tune={k: tuple(v) for k, v in tune.items()},
-               train=_check_train(table.get("train", {}), f"{where}.train"), shown_as_failure=table.get("shown_as_failure"))
+               train=_check_train(table.get("train", {}), f"{where}.train"), shown_as_failure=table.get("shown_as_failure"),
+               model=dict(model) if model is not None else None)
 
 
 def parse_grid(text: str, *, source: str = "<string>") -> Grid:

@@ -136,6 +136,8 @@ def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
     # Only item-level samplers draw negatives an audit can count; embedding methods do not.
     if "false_negatives" in cell.probes and cell.setting.dataset == "synthetic" and isinstance(sampler, NegativeSampler):
         probes["false_negatives"] = _false_negatives(cell, model, split, sampler)
+    if "sampled_protocols" in cell.probes:
+        probes["sampled_protocols"] = _sampled_protocols(cell, model, split, result)
     if "history" in cell.probes:
         history = result.history[result.history.epoch <= max(result.best_epoch, 1)]
         probes["history"] = {f"mean_{c}": float(history[c].mean()) for c in history.columns
@@ -166,6 +168,22 @@ def _trained_false_negatives(recorder, best_epoch: int) -> dict:
     best = history[history.epoch == max(best_epoch, 1)]
     return {"fnr_trained": float(upto.flagged.sum() / max(upto.negatives.sum(), 1)),
             "fnr_trained_best": float(best.flagged.sum() / max(best.negatives.sum(), 1))}
+
+
+def _sampled_protocols(cell: Cell, model, split, result) -> dict:
+    """The test split ranked against 100 uniform and 100 popularity-drawn unseen items.
+
+    Only the rank metrics (HR, NDCG, MRR): the top-k lists, hence coverage and the like,
+    come from full scores under every protocol."""
+    from .evaluation import evaluate
+
+    ks, found = tuple(result.config.ks), {}
+    for by in ("uniform", "popularity"):
+        scores = evaluate(model, split.test, split.train, ks=ks, protocol="sampled", n_sampled=100, sampled_by=by,
+                          batch_size=result.config.eval_batch_size, random_state=cell.seed)
+        names = [f"hr@{k}" for k in ks] + [f"ndcg@{k}" for k in ks] + ["mrr"]
+        found.update({f"{name}_sampled_{by}": float(scores[name]) for name in names})
+    return found
 
 
 #: Columns every training history has; the "history" probe reports the others.

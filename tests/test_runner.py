@@ -188,6 +188,36 @@ def test_trained_false_negative_probe_counts_training_draws_without_changing_the
         assert 0 <= frame.loc[sampler, "fnr_trained_best"] <= 1 and 0 <= frame.loc[sampler, "fnr_trained"] <= 1
 
 
+def test_sampled_protocols_probe_ranks_against_fewer_items(grid_path, tmp_path):
+    text = grid_path.read_text().replace("seeds = [0, 1]", 'seeds = [0]\nprobes = ["sampled_protocols"]')
+    text = text.replace("n_users = 60, n_items = 40", "n_users = 80, n_items = 400")
+    runner.run_grid(parse_grid(text), results_dir=tmp_path, progress=False, threads=1)
+    frame = pd.read_csv(tmp_path / "tiny.csv").pivot_table(index="sampler", columns="metric", values="value")
+    for by in ("uniform", "popularity"):
+        sampled = frame[f"hr@10_sampled_{by}"]
+        # 100 of about 400 unseen items: the target can only move up, and on average it does.
+        assert (sampled >= frame["hr@10"] - 1e-12).all() and sampled.mean() > frame["hr@10"].mean()
+        assert (frame[f"mrr_sampled_{by}"] >= frame["mrr"] - 1e-12).all()
+    # Popularity-drawn items are harder to beat than uniform ones for a popularity-fit model.
+    assert not np.allclose(frame["hr@10_sampled_uniform"], frame["hr@10_sampled_popularity"])
+    assert not any(c.startswith("coverage@10_sampled") for c in frame.columns)
+
+
+def test_an_arm_may_replace_the_model(grid_path, tmp_path):
+    text = grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]")
+    text += ('\n[[arms]]\nlabel = "sasrec"\nsampler = "uniform"\n'
+             'model = { name = "sasrec", hidden = 8, maxlen = 10 }\ntrain = { lr = 0.005 }\n')
+    grid = parse_grid(text)
+    models = {c.arm.label: c.model for c in grid.final_cells({("world", "popularity", "bce"): {"alpha": 1.0}})}
+    assert models["sasrec"] == {"name": "sasrec", "hidden": 8, "maxlen": 10}
+    assert models["uniform"] == {"name": "bpr-mf", "dim": 8}
+    runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    frame = pd.read_csv(tmp_path / "tiny.csv").drop_duplicates("key").set_index("sampler")
+    assert frame.loc["sasrec", "model"] == "sasrec" and frame.loc["uniform", "model"] == "bpr-mf"
+    with pytest.raises(RecnegError, match=r"arms\[2\]\.model has no 'name'"):
+        parse_grid(text.replace('name = "sasrec", ', ""))
+
+
 def test_an_interrupted_run_resumes_without_retraining(grid_path, tmp_path, monkeypatch):
     results = tmp_path / "results"
     first = runner.run_grid(grid_path, results_dir=results, progress=False, max_cells=2)
