@@ -320,6 +320,14 @@ def test_the_tail_check_works_with_one_seed(capsys):
     assert "passed" in capsys.readouterr().out
 
 
+def test_the_tail_check_names_arms_of_the_published_loss_grid():
+    # The chapter's `wide` is indexed by the grid's arm labels: a renamed arm would break the check.
+    from recneg.grid import load_grid
+
+    arms = [arm.label for arm in load_grid(NOTEBOOKS.parent / "experiments" / "models_losses_ml100k.toml").arms]
+    assert models.LOGQ_RUN in arms and models.NO_LOGQ_RUN in arms
+
+
 @pytest.mark.parametrize("result, fragment", [
     ({**SAMPLED_1000, "protocol": "full"}, "full ranking"),
     ({**SAMPLED_1000, "protocol": "sampled-popularity-1000"}, "by popularity"),

@@ -17,7 +17,8 @@ from ._measured import check_difference
 __all__ = ["CRITIQUE_STATEMENTS", "check_critique", "check_prediction", "check_bpr",
            "check_gbce_beta", "check_logq_uniform"]
 
-#: The two runs of the chapter's loss comparison that the predict exercise compares.
+#: The two runs of the chapter's loss comparison that the predict exercise compares: arm labels of
+#: the published grid experiments/models_losses_ml100k.toml (the chapter also trains them live).
 LOGQ_RUN, NO_LOGQ_RUN = "sampled softmax, popularity, logQ", "sampled softmax, popularity, no logQ"
 
 
@@ -141,9 +142,10 @@ def check_logq_uniform(difference: float) -> None:
 def check_prediction(prediction, tail_change, wide) -> None:
     """Exercise models-predict: a prediction written down, then the change measured.
 
-    ``wide`` is the chapter's table of runs (index ``(run, seed)``, one column per
-    metric); ``tail_change`` is the mean ``hr@10_tail`` over seeds of the logQ-corrected
-    popularity run minus that of the uncorrected one.
+    ``wide`` is the chapter's table of the published grid's runs (index ``(run, seed)``,
+    ``run`` an arm label of ``models_losses_ml100k``, one column per metric);
+    ``tail_change`` is the mean ``hr@10_tail`` over seeds of the logQ-corrected popularity
+    run minus that of the uncorrected one.
     """
     check_prediction_recorded(prediction)
     value = as_number(tail_change, "tail_change")
