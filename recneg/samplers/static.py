@@ -702,8 +702,8 @@ class MixedSampler(NegativeSampler):
     ----------
     in_batch_fraction : float, default 0.5
         Share of the negatives drawn from the batch, in [0, 1]; ``k_b = round(f·k)``. A
-        fraction strictly between 0 and 1 that rounds to none or all of ``k`` is an error
-        (with one negative per position, "mixed" would silently be uniform or in-batch).
+        fraction strictly between 0 and 1 that rounds to none or all of ``k`` draws no mix
+        (with one negative per position, "mixed" is uniform or in-batch), and warns once.
     n_in_batch : int, optional
         The number of in-batch negatives itself (at most ``k``); overrides the fraction.
     base : ItemDistributionSampler, optional
