@@ -50,7 +50,8 @@ def _run(args: argparse.Namespace) -> int:
     state = "complete" if provenance["complete"] else "incomplete: run the same command to resume"
     print(f"{provenance['grid']}: {done['done']} of {done['total']} final cells ({state}); "
           f"{provenance['compute']['cell_wall_seconds'] / 3600:.2f} h of run time; "
-          f"flagged runs: {sum(bool(c['flags']) for c in provenance['cells'])}")
+          f"flagged runs: {sum(bool(c['flags']) for c in provenance['cells'])}; "
+          f"runs that warned: {sum(bool(c.get('warnings')) for c in provenance['cells'])} (their warnings are in the JSON)")
     return 0
 
 

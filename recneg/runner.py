@@ -29,6 +29,7 @@ import random
 import subprocess
 import sys
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Mapping
@@ -103,9 +104,16 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     recorder = _draw_recorder(cell, split, sampler)
     config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False})
     began = time.perf_counter()
-    result = Trainer(model, recorder or sampler, config).fit(split)
-    health = assess_result(result, floor)
-    probes = _run_probes(cell, model, split, recorder.base_ if recorder else sampler, result)
+    # A warning during training (e.g. a mix that rounds to no mix, items a sampler never
+    # draws) goes into the record: a log line is easy to miss in a long background grid.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = Trainer(model, recorder or sampler, config).fit(split)
+        health = assess_result(result, floor)
+        probes = _run_probes(cell, model, split, recorder.base_ if recorder else sampler, result)
+    said = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    for w in {f"{w.category.__name__}: {w.message}": w for w in caught}.values():
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)   # still shown once each
     if recorder is not None:
         probes["trained_false_negatives"] = _trained_false_negatives(recorder, result.best_epoch)
     return {
@@ -118,6 +126,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
         "stop_reason": result.stop_reason, "wall_seconds": round(time.perf_counter() - began, 3),
         "threads": torch.get_num_threads(), "device": str(config.resolved_device()),
         "commit": git_commit(), "finished_at": _now(), **({"probes": probes} if probes else {}),
+        **({"warnings": said} if said else {}),
     }
 
 
@@ -349,7 +358,8 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
         "cells": [{k: r[k] for k in ("key", "setting", "arm", "loss", "params", "seed", "epochs_trained",
                                        "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
                                        "commit", "finished_at", "threads", "device")}
-                  | ({"probes": r["probes"]} if "probes" in r else {}) for r in used],
+                  | ({"probes": r["probes"]} if "probes" in r else {})
+                  | ({"warnings": r["warnings"]} if "warnings" in r else {}) for r in used],
     }
 
 

@@ -397,3 +397,17 @@ def test_two_processes_share_a_grid_without_training_a_cell_twice(grid_path, tmp
     keys = [json.loads(line)["key"] for line in lines]
     assert len(keys) == len(set(keys)) == 5
     assert json.loads((results / "tiny.json").read_text())["complete"]
+
+
+def test_warnings_of_a_run_are_kept_in_its_record(grid_path, tmp_path):
+    # the Beauty grid once ran "mixed" with one negative, which rounds to no mix; the
+    # sampler warned in a log nobody read, so the record and the provenance keep it now
+    text = grid_path.read_text() + '\n[[arms]]\nlabel = "mixed"\nsampler = "mixed"\nparams = { in_batch_fraction = 0.5 }\n'
+    grid = parse_grid(text.replace("seeds = [0, 1]", "seeds = [0]"))
+    with pytest.warns(UserWarning, match="not a mix"):
+        provenance = runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    said = {c["arm"]: c.get("warnings", []) for c in provenance["cells"]}
+    assert any("not a mix" in w for w in said["mixed"])
+    assert said["uniform"] == []
+    journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
+    assert any("not a mix" in w for r in journal if r["arm"] == "mixed" for w in r["warnings"])
