@@ -71,6 +71,8 @@ def quiet(**kwargs):
         ({"logq": True, "loss": "bce"}, "logq=True"),
         ({"gbce_t": 1.5}, "gbce_t"),
         ({"patience": 0}, "patience"),
+        ({"min_epochs": -1}, "min_epochs must be non-negative"),
+        ({"epochs": 5, "min_epochs": 6}, r"min_epochs \(6\) exceeds epochs \(5\)"),
         ({"eval_every": 0}, "eval_every"),
         ({"valid_metric": "auc"}, "valid_metric"),
         ({"max_train_seconds": -5}, "max_train_seconds"),
@@ -336,6 +338,25 @@ def test_still_improving_and_epochs_trained(small_split, values, epochs, patienc
     assert (result.stop_reason, result.best_epoch) == (stop_reason, best_epoch)
     assert result.still_improving is still_improving
     assert result.epochs_trained == len(result.history) == len(values)
+
+
+@pytest.mark.parametrize(
+    "min_epochs, stop_epoch, best_epoch",
+    [
+        (0, 4, 2),    # patience 2 ends the run on the plateau
+        (4, 4, 2),    # the warm-up is over when patience runs out: the same run
+        (6, 8, 6),    # warm-up past the plateau: the later rise is found, then patience ends it
+    ],
+)
+def test_min_epochs_keeps_early_stopping_off_an_initial_plateau(small_split, min_epochs, stop_epoch,
+                                                                best_epoch):
+    plateau_then_rise = [0.1, 0.3, 0.2, 0.2, 0.2, 0.5, 0.4, 0.4, 0.3, 0.3]
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=4, random_state=0)
+    trainer = ScriptedValidation(plateau_then_rise, model, UniformSampler(random_state=0),
+                                 quiet(epochs=10, patience=2, min_epochs=min_epochs, loss="bpr",
+                                       batch_size=1024))
+    result = trainer.fit(small_split)
+    assert (result.stop_reason, result.epochs_trained, result.best_epoch) == ("patience", stop_epoch, best_epoch)
 
 
 # -- experiments ------------------------------------------------------------------------------------
