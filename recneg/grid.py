@@ -153,9 +153,15 @@ class Cell:
         return _digest({"setting": setting, "sampler": self.arm.sampler, "params": dict(self.params),
                         "model": dict(self.model), "train": dict(self.train), "seed": self.seed})
 
+    @property
+    def loss_label(self) -> str:
+        """The loss this cell trains with: an arm that sets its own ``loss`` is labelled by it,
+        not by the grid's ``[train]`` default or ``[[losses]]`` entry that it overrides."""
+        return str(self.train["loss"]) if "loss" in self.arm.train else self.loss.label
+
     def describe(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.setting.label} · {self.arm.label}({params}) · {self.loss.label} · seed {self.seed}"
+        return f"{self.setting.label} · {self.arm.label}({params}) · {self.loss_label} · seed {self.seed}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -117,7 +117,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     if recorder is not None:
         probes["trained_false_negatives"] = _trained_false_negatives(recorder, result.best_epoch)
     return {
-        "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss.label,
+        "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss_label,
         "sampler": cell.arm.sampler, "params": dict(cell.params), "seed": cell.seed,
         "test": _numbers(result.test), "valid": _numbers(result.valid),
         "protocol": result.test.get("protocol", "full"), "candidates": result.test.get("candidates", ""),
@@ -332,7 +332,7 @@ def _tidy(grid: Grid, final: list[Cell], records: Mapping[str, dict]) -> pd.Data
                 "grid": grid.name, "setting": cell.setting.label, "dataset": cell.setting.dataset,
                 "split": cell.setting.split, "model": cell.model["name"], "sampler": cell.arm.label,
                 "sampler_name": cell.arm.sampler or "none",
-                "sampler_params": json.dumps(dict(cell.params), sort_keys=True), "loss": cell.loss.label,
+                "sampler_params": json.dumps(dict(cell.params), sort_keys=True), "loss": cell.loss_label,
                 "seed": cell.seed, "metric": metric, "value": float(value), "protocol": record["protocol"],
                 "candidates": record["candidates"], "flagged": bool(record["flags"]),
                 "flags": ";".join(record["flags"]), "shown_as_failure": cell.arm.shown_as_failure or "",

@@ -411,3 +411,18 @@ def test_warnings_of_a_run_are_kept_in_its_record(grid_path, tmp_path):
     assert said["uniform"] == []
     journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
     assert any("not a mix" in w for r in journal if r["arm"] == "mixed" for w in r["warnings"])
+
+
+def test_an_arm_that_sets_its_own_loss_is_labelled_by_it(grid_path, tmp_path):
+    # the static-alpha grid's cross-entropy arm once read "bpr", the [train] default it overrides
+    text = grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("[train]", '[train]\nloss = "bpr"')
+    text += '\n[[arms]]\nlabel = "softmax"\nsampler = "uniform"\ntrain = { loss = "sampled-softmax" }\n'
+    grid = parse_grid(text)
+    cells = {c.arm.label: c for c in grid.final_cells({("world", "popularity", "bpr"): {"alpha": 1.0}})}
+    assert cells["softmax"].loss_label == "sampled-softmax" and cells["uniform"].loss_label == "bpr"
+    assert "sampled-softmax" in cells["softmax"].describe()
+    runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    losses = pd.read_csv(tmp_path / "tiny.csv").drop_duplicates("key").set_index("sampler")["loss"]
+    assert losses.to_dict() == {"uniform": "bpr", "popularity": "bpr", "softmax": "sampled-softmax"}
+    journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
+    assert {r["arm"]: r["loss"] for r in journal}["softmax"] == "sampled-softmax"
