@@ -54,6 +54,13 @@ of the whole catalogue (:func:`recneg.evaluation.evaluate` with ``protocol="samp
 seeded by the cell's seed), once with uniform and once with popularity-drawn items: every
 test metric again as ``<metric>_sampled_uniform`` and ``<metric>_sampled_popularity``
 (e.g. ``hr@10_sampled_uniform``) — the protocols whose model orders a chapter compares.
+``"true_preferences"``: in synthetic settings, top-10 accuracy against everything the user
+truly likes (:func:`recneg.diagnostics.true_preference_metrics`): ``true_precision@10``,
+``true_ndcg@10`` and ``true_popularity@10``.
+On a synthetic setting a sampler parameter may name what the world knows and a real log
+does not: ``params = { exposed = "@world.exposed" }`` (what each user was shown) or
+``propensity = "@world.propensity"`` (the share of users shown each item); see
+:data:`recneg.runner.WORLD_INPUTS`.
 An arm may carry ``train = {...}`` overrides, ``model = {...}`` (a whole model table with its
 ``name``, replacing ``[model]`` for that arm: e.g. a BPR-MF arm in a SASRec grid, so that one
 grid compares models on one split), and ``shown_as_failure = "<cause>"`` when a
@@ -78,7 +85,8 @@ SPLITS = ("leave-one-out", "temporal")
 _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model", "train",
              "settings", "arms", "losses", "chapter", "probes"}
 #: Measurements a grid may ask for after training, besides the test metrics.
-PROBES = ("calibration", "false_negatives", "trained_false_negatives", "history", "sampled_protocols")
+PROBES = ("calibration", "false_negatives", "trained_false_negatives", "history", "sampled_protocols",
+          "true_preferences")
 
 
 def _canonical(value: Any) -> str:
@@ -350,7 +358,8 @@ def miniature(grid: Grid, *, seeds=(0,), max_users: int | None = None, epochs: i
     max_users : int, optional
         Sample this many users in every setting (re-filtered to its ``k_core`` if it has one).
     epochs : int, optional
-        Cap on training epochs (early stopping still applies).
+        Cap on training epochs (early stopping still applies; a warm-up, ``min_epochs``,
+        longer than the cap is shortened to it).
     arms : sequence of str, optional
         Labels of the arms to keep (default: all).
     losses : sequence of str, optional
@@ -384,6 +393,10 @@ def miniature(grid: Grid, *, seeds=(0,), max_users: int | None = None, epochs: i
     settings = tuple(dataclasses.replace(s, max_users=max_users if max_users is not None else s.max_users)
                      for s in grid.settings)
     train = dict(grid.train) if epochs is None else {**grid.train, "epochs": check_positive_int("epochs", epochs)}
+    # A warm-up longer than the cap would be refused: the live run may stop at its cap.
+    train["min_epochs"] = min(train.get("min_epochs", 0), train["epochs"])
+    if not train["min_epochs"]:
+        del train["min_epochs"]
     small = dataclasses.replace(grid, name=f"{grid.name}-live", seeds=seeds, tune_seeds=seeds[:1],
                                 settings=settings, arms=tuple(keep), losses=tuple(kept_losses), train=train)
     return dataclasses.replace(small, config_hash=_digest([small.name, small.seeds, [x.as_dict() for x in settings],

@@ -100,7 +100,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     model = build_model(cell.model["name"], split, random_state=cell.seed, **model_params)
     sampler = None
     if cell.arm.sampler is not None:
-        sampler = make_sampler(cell.arm.sampler, **{"random_state": cell.seed, **cell.params})
+        sampler = make_sampler(cell.arm.sampler, **{"random_state": cell.seed, **_world_inputs(cell)})
     recorder = _draw_recorder(cell, split, sampler)
     config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False})
     began = time.perf_counter()
@@ -130,6 +130,31 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     }
 
 
+#: What a grid may name as a sampler parameter on a synthetic setting: the setting's world
+#: supplies it (what each user was shown, and the share of users shown each item).
+WORLD_INPUTS = {
+    "@world.exposed": lambda world: world.exposed_mask(np.arange(world.n_users)),
+    "@world.propensity": lambda world: world.exposed_mask(np.arange(world.n_users)).mean(axis=0),
+}
+
+
+def _world_inputs(cell: Cell) -> dict:
+    """The cell's sampler parameters with every ``"@world.…"`` value replaced by the world's."""
+    named = {k: v for k, v in cell.params.items() if isinstance(v, str) and v.startswith("@world.")}
+    if not named:
+        return dict(cell.params)
+    unknown = sorted(set(named.values()) - set(WORLD_INPUTS))
+    if unknown:
+        raise RecnegError(f"{cell.arm.label}: unknown world input {unknown[0]!r}; use one of {sorted(WORLD_INPUTS)}")
+    if cell.setting.dataset != "synthetic":
+        raise RecnegError(f"{cell.arm.label}: {next(iter(named.values()))} needs a synthetic setting, "
+                          f"but {cell.setting.label!r} is {cell.setting.dataset!r}")
+    from .data import SyntheticWorld
+
+    world = SyntheticWorld(**dict(cell.setting.world or {}))
+    return {**cell.params, **{k: WORLD_INPUTS[v](world) for k, v in named.items()}}
+
+
 def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
     """The grid's probes of the trained model (see :data:`recneg.grid.PROBES`)."""
     probes = {}
@@ -143,8 +168,17 @@ def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
     from .samplers.base import NegativeSampler
 
     # Only item-level samplers draw negatives an audit can count; embedding methods do not.
+    # A method that draws through an inner sampler (IPW's uniform negatives) is audited on it.
+    sampler = getattr(sampler, "uniform_", sampler)
     if "false_negatives" in cell.probes and cell.setting.dataset == "synthetic" and isinstance(sampler, NegativeSampler):
         probes["false_negatives"] = _false_negatives(cell, model, split, sampler)
+    if "true_preferences" in cell.probes and cell.setting.dataset == "synthetic":
+        from .data import SyntheticWorld
+        from .diagnostics import true_preference_metrics
+
+        world = SyntheticWorld(**dict(cell.setting.world or {}))
+        found = true_preference_metrics(model, world, split.train, k=10)
+        probes["true_preferences"] = {f"true_{k}": float(v) for k, v in found.items() if k != "users"}
     if "sampled_protocols" in cell.probes:
         probes["sampled_protocols"] = _sampled_protocols(cell, model, split, result)
     if "history" in cell.probes:

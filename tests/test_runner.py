@@ -13,7 +13,8 @@ from scipy import stats
 from recneg import RecnegError
 from recneg import runner
 from recneg.cli import main
-from recneg.grid import load_grid, parse_grid
+from recneg.training import TrainConfig
+from recneg.grid import load_grid, miniature, parse_grid
 from recneg.results import load_results, mean_interval
 
 GRID = """
@@ -426,3 +427,60 @@ def test_an_arm_that_sets_its_own_loss_is_labelled_by_it(grid_path, tmp_path):
     assert losses.to_dict() == {"uniform": "bpr", "popularity": "bpr", "softmax": "sampled-softmax"}
     journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
     assert {r["arm"]: r["loss"] for r in journal}["softmax"] == "sampled-softmax"
+
+
+EXPOSURE_ARMS = """
+[[arms]]
+label = "exposed, not clicked"
+sampler = "exposure"
+params = {{ exposed = "@world.exposed" }}
+
+[[arms]]
+label = "IPW (world propensity)"
+sampler = "ipw"
+params = {{ propensity = "@world.propensity", clip = 0.05 }}
+
+[[arms]]
+label = "IPW (popularity estimate)"
+sampler = "ipw"
+params = {{ propensity = "popularity", power = 0.5, clip = 0.05 }}
+"""
+
+
+def test_world_inputs_and_the_true_preference_probe(tmp_path):
+    text = GRID.replace("seeds = [0, 1]", 'seeds = [0]\nprobes = ["false_negatives", "true_preferences"]')
+    grid = parse_grid((text + EXPOSURE_ARMS).format(name="tiny"))
+    runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    frame = pd.read_csv(tmp_path / "tiny.csv")
+    wide = frame.pivot_table(index="sampler", columns="metric", values="value")
+    assert set(wide.index) >= {"exposed, not clicked", "IPW (world propensity)", "IPW (popularity estimate)"}
+    assert wide["true_ndcg@10"].between(0, 1).all() and wide["true_precision@10"].between(0, 1).all()
+    # IPW draws uniform negatives: audited on those, so every arm has a false-negative rate
+    assert wide["fnr"].notna().all()
+    # the journal keeps the name of the world input, not the matrix
+    journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
+    assert {r["arm"]: r["params"] for r in journal}["exposed, not clicked"] == {"exposed": "@world.exposed"}
+
+
+def test_world_inputs_need_a_synthetic_setting_and_a_known_name(tmp_path):
+    base = GRID.replace("seeds = [0, 1]", "seeds = [0]")
+    unknown = parse_grid((base + EXPOSURE_ARMS.replace("@world.exposed", "@world.clicks")).format(name="tiny"))
+    cell = next(c for c in unknown.final_cells({}) if c.arm.sampler == "exposure")
+    with pytest.raises(RecnegError, match="unknown world input '@world.clicks'"):
+        runner._world_inputs(cell)
+    real = parse_grid((base.replace('dataset = "synthetic"', 'dataset = "ml-100k"')
+                       .replace('world = {{ n_users = 60, n_items = 40, random_state = 0 }}\n', "")
+                       + EXPOSURE_ARMS).format(name="tiny"))
+    cell = next(c for c in real.final_cells({}) if c.arm.sampler == "exposure")
+    with pytest.raises(RecnegError, match="needs a synthetic setting"):
+        runner._world_inputs(cell)
+
+
+def test_a_miniature_shortens_a_warm_up_longer_than_its_cap(grid_path):
+    grid = parse_grid(grid_path.read_text().replace("epochs = 3", "epochs = 100")
+                      .replace("patience = 2", "patience = 2\nmin_epochs = 30"))
+    assert miniature(grid, epochs=5).train["min_epochs"] == 5
+    assert miniature(grid, epochs=50).train["min_epochs"] == 30
+    assert "min_epochs" not in miniature(parse_grid(grid_path.read_text()), epochs=2).train
+    cfg = TrainConfig(**{**miniature(grid, epochs=5).train, "progress": False})   # accepted
+    assert (cfg.epochs, cfg.min_epochs) == (5, 5)

@@ -145,6 +145,21 @@ def test_ipw_loss_validates():
         InversePropensityLoss(np.ones(4)).fit(toy_train())
     per_user = InversePropensityLoss(np.full((3, N_ITEMS + 1), 0.5)).fit(toy_train())
     assert per_user.propensity_.shape == (3, N_ITEMS + 1)
+    with pytest.raises(RecnegError, match="array or \"popularity\", got 'exposure'"):
+        InversePropensityLoss("exposure")
+    with pytest.raises(RecnegError, match="power"):
+        InversePropensityLoss("popularity", power=0.0)
+
+
+def test_ipw_popularity_estimate_is_fitted_from_the_training_counts():
+    # the toy log has a tie (items 1, 3, 5: one click each), a repeat (item 2: three) and
+    # never-clicked items, which the clip lifts from zero
+    estimated = InversePropensityLoss("popularity", power=0.5, clip=0.1).fit(toy_train())
+    given = InversePropensityLoss(popularity_propensity(toy_train(), power=0.5), clip=0.1).fit(toy_train())
+    assert torch.equal(estimated.propensity_, given.propensity_)
+    counts = np.bincount(toy_train().items, minlength=N_ITEMS + 1)[1:]
+    assert np.allclose(estimated.propensity_[1:].numpy(), np.maximum(np.sqrt(counts / counts.max()), 0.1))
+    assert repr(estimated) == "InversePropensityLoss(propensity='popularity', clip=0.1)"
 
 
 # -- CosineMF ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from .registry import METHODS, SAMPLERS, TAXONOMY, catalogue, make_sampler, regi
 from .curriculum import HardnessCurriculum, RandomInjection, RankBandCurriculum, RankBandSampler
 from .adversarial import IRGANSampler
 from .generative import EmbeddingGenerator, GenerativeAdversarialNegatives, SyntheticNegatives
+from . import exposure as _exposure  # noqa: F401  (registers "exposure" and "ipw")
 from .reweighting import (DebiasedWeightingSampler, KnowledgeWeightedSampler, ScoreWeightedSampler, cap_weights)
 from .knowledge import (AttributeSampler, KGWalkSampler, PredefinedNegativeSampler, SemanticSampler,
                         StratifiedSampler)

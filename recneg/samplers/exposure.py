@@ -12,8 +12,11 @@ no evidence at all (Liang et al., WWW 2016). Two ways to use exposure, both here
   (WSDM 2020); :func:`popularity_propensity` is that paper's estimate of the propensity
   when impressions are not logged.
 
-Neither is in the sampler registry: both need data that ``make_sampler(name)`` cannot
-supply (an exposure matrix, propensities), so they are imported from this module.
+Both are in the registry (``"exposure"`` and ``"ipw"``), but ``make_sampler`` cannot
+supply the exposure matrix or the world's propensities: pass them, or let an experiment
+grid name them as ``"@world.exposed"`` and ``"@world.propensity"`` on a synthetic setting
+(:mod:`recneg.runner` resolves them). ``propensity="popularity"`` estimates them from the
+training counts when the sampler is fitted.
 """
 
 from __future__ import annotations
@@ -162,10 +165,13 @@ class InversePropensityLoss(TrainingComponent):
 
     Parameters
     ----------
-    propensity : array-like, shape (n_items + 1,) or (n_users, n_items + 1)
+    propensity : array-like, shape (n_items + 1,) or (n_users, n_items + 1), or "popularity"
         Per item, or per user and item; values in (0, 1] (entry 0 is ignored).
+        ``"popularity"`` estimates them when fitted, with :func:`popularity_propensity`.
     clip : float, default 0.05
         Lower bound applied to the propensities, in (0, 1].
+    power : float, default 0.5
+        Exponent of the popularity estimate (only with ``propensity="popularity"``).
     random_state : int, torch.Generator or None
 
     Examples
@@ -186,8 +192,17 @@ class InversePropensityLoss(TrainingComponent):
     subfamily = "debiased IRW"
     loss_name = "bce"
 
-    def __init__(self, propensity, clip: float = 0.05, *, random_state=None) -> None:
+    def __init__(self, propensity, clip: float = 0.05, *, power: float = 0.5, random_state=None) -> None:
         super().__init__(exclude_positives=True, random_state=random_state)
+        self.clip = check_probability("clip", clip)
+        if self.clip == 0:
+            raise RecnegError("clip must be > 0, got 0; an inverse propensity of a zero propensity is infinite")
+        self.power = check_finite("power", power, positive=True)
+        if isinstance(propensity, str):
+            if propensity != "popularity":
+                raise RecnegError(f"propensity must be an array or \"popularity\", got {propensity!r}")
+            self.propensity = propensity
+            return
         propensity = np.asarray(propensity, dtype=np.float64)
         if propensity.ndim not in (1, 2):
             raise RecnegError(f"propensity must have shape (n_items + 1,) or (n_users, n_items + 1), "
@@ -195,21 +210,23 @@ class InversePropensityLoss(TrainingComponent):
         real = propensity[..., 1:]
         if not np.isfinite(real).all() or (real < 0).any() or (real > 1).any():
             raise RecnegError("propensity values must be finite probabilities in [0, 1]; clip small ones with clip=")
-        self.clip = check_probability("clip", clip)
-        if self.clip == 0:
-            raise RecnegError("clip must be > 0, got 0; an inverse propensity of a zero propensity is infinite")
         self.propensity = propensity
 
     def _fit(self, train: Interactions) -> None:
-        width = self.propensity.shape[-1]
-        if width != train.n_items + 1 or (self.propensity.ndim == 2 and self.propensity.shape[0] != train.n_users):
-            raise RecnegError(f"propensity of shape {self.propensity.shape} does not match the training log's "
+        # Estimated here, from the training counts only, never from validation or test.
+        propensity = (popularity_propensity(train, power=self.power) if isinstance(self.propensity, str)
+                      else self.propensity)
+        width = propensity.shape[-1]
+        if width != train.n_items + 1 or (propensity.ndim == 2 and propensity.shape[0] != train.n_users):
+            raise RecnegError(f"propensity of shape {propensity.shape} does not match the training log's "
                               f"{train.n_users} users and {train.n_items} items (+ padding)")
-        self.propensity_ = torch.from_numpy(np.maximum(self.propensity, self.clip))
+        self.propensity_ = torch.from_numpy(np.maximum(propensity, self.clip))
         self.uniform_ = UniformSampler().fit(train)
 
     def __repr__(self) -> str:
-        return f"InversePropensityLoss(propensity=<shape {self.propensity.shape}>, clip={self.clip})"
+        shown = (repr(self.propensity) if isinstance(self.propensity, str)
+                 else f"<shape {self.propensity.shape}>")
+        return f"InversePropensityLoss(propensity={shown}, clip={self.clip})"
 
     def batch_loss(self, model, batch) -> torch.Tensor:
         """The Rel-MF log loss of one batch of (user, clicked item) pairs."""
@@ -226,3 +243,9 @@ class InversePropensityLoss(TrainingComponent):
         # -log σ(s) = softplus(-s) and -log(1 - σ(s)) = softplus(s)
         clicks = inverse * F.softplus(-pos) + (1.0 - inverse) * F.softplus(pos)
         return (clicks + F.softplus(neg).sum(-1)).mean()
+
+
+from .registry import register_method, register_sampler  # noqa: E402  (registration needs the classes above)
+
+register_sampler("exposure", ExposureSampler)
+register_method("ipw", InversePropensityLoss)
