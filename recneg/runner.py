@@ -168,8 +168,10 @@ def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
     from .samplers.base import NegativeSampler
 
     # Only item-level samplers draw negatives an audit can count; embedding methods do not.
-    # A method that draws through an inner sampler (IPW's uniform negatives) is audited on it.
-    sampler = getattr(sampler, "uniform_", sampler)
+    # A method that is no sampler but draws through one (IPW's uniform negatives) is audited
+    # on that one; a sampler with a fallback (the exposure sampler's uniform_) on itself.
+    if not isinstance(sampler, NegativeSampler):
+        sampler = getattr(sampler, "uniform_", sampler)
     if "false_negatives" in cell.probes and cell.setting.dataset == "synthetic" and isinstance(sampler, NegativeSampler):
         probes["false_negatives"] = _false_negatives(cell, model, split, sampler)
     if "true_preferences" in cell.probes and cell.setting.dataset == "synthetic":

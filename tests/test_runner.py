@@ -455,8 +455,11 @@ def test_world_inputs_and_the_true_preference_probe(tmp_path):
     wide = frame.pivot_table(index="sampler", columns="metric", values="value")
     assert set(wide.index) >= {"exposed, not clicked", "IPW (world propensity)", "IPW (popularity estimate)"}
     assert wide["true_ndcg@10"].between(0, 1).all() and wide["true_precision@10"].between(0, 1).all()
-    # IPW draws uniform negatives: audited on those, so every arm has a false-negative rate
+    # IPW draws uniform negatives: audited on those, so every arm has a false-negative rate;
+    # the exposure sampler is audited on its own draws, not on its uniform fallback
     assert wide["fnr"].notna().all()
+    assert wide.loc["IPW (world propensity)", "fnr"] == wide.loc["uniform", "fnr"]
+    assert wide.loc["exposed, not clicked", "fnr"] != wide.loc["uniform", "fnr"]
     # the journal keeps the name of the world input, not the matrix
     journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
     assert {r["arm"]: r["params"] for r in journal}["exposed, not clicked"] == {"exposed": "@world.exposed"}
