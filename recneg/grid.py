@@ -54,6 +54,12 @@ of the whole catalogue (:func:`recneg.evaluation.evaluate` with ``protocol="samp
 seeded by the cell's seed), once with uniform and once with popularity-drawn items: every
 test metric again as ``<metric>_sampled_uniform`` and ``<metric>_sampled_popularity``
 (e.g. ``hr@10_sampled_uniform``) — the protocols whose model orders a chapter compares.
+``"cold_start"``: in a setting with ``thin_items = { fraction = …, keep = … }`` (a random
+cohort of items kept to their first ``keep`` training interactions,
+:func:`recneg.cold_start.thin_item_cohort`), how the model ranks the test rows whose target
+is a new item (:func:`recneg.cold_start.cohort_report`: ``new_hr@10``, ``new_mrr``,
+``new_top_share@10``) and the new items' share of the negatives training drew
+(``new_negative_share``).
 ``"true_preferences"``: in synthetic settings, top-10 accuracy against everything the user
 truly likes (:func:`recneg.diagnostics.true_preference_metrics`): ``true_precision@10``,
 ``true_ndcg@10`` and ``true_popularity@10``.
@@ -86,7 +92,7 @@ _TOP_KEYS = {"name", "description", "seeds", "tune_seeds", "tune_metric", "model
              "settings", "arms", "losses", "chapter", "probes"}
 #: Measurements a grid may ask for after training, besides the test metrics.
 PROBES = ("calibration", "false_negatives", "trained_false_negatives", "history", "sampled_protocols",
-          "true_preferences")
+          "true_preferences", "cold_start")
 
 
 def _canonical(value: Any) -> str:
@@ -109,9 +115,14 @@ class Setting:
     sample_seed: int = 0
     k_core: int | None = None
     world: Mapping[str, Any] | None = None  # SyntheticWorld arguments for dataset "synthetic"
+    # recneg.cold_start.thin_item_cohort arguments: a cohort of items kept to a few training rows
+    thin_items: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        found = dataclasses.asdict(self)
+        if found["thin_items"] is None:
+            del found["thin_items"]   # so the cell keys of grids written before the field stay valid
+        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,9 +254,12 @@ def _parse_setting(table: Mapping, i: int) -> Setting:
     unknown = set(table) - {f.name for f in dataclasses.fields(Setting)}
     if unknown:
         raise RecnegError(f"{where} has unknown key(s) {sorted(unknown)}")
+    thin = table.get("thin_items")
+    if thin is not None and (not isinstance(thin, dict) or set(thin) - {"fraction", "keep", "random_state"}):
+        raise RecnegError(f"{where}.thin_items must be a table of fraction, keep and random_state; got {thin!r}")
     return Setting(label=_require(table, "label", where, str), dataset=_require(table, "dataset", where, str),
                    split=split, max_users=table.get("max_users"), sample_seed=int(table.get("sample_seed", 0)),
-                   k_core=table.get("k_core"), world=table.get("world"))
+                   k_core=table.get("k_core"), world=table.get("world"), thin_items=thin)
 
 
 def _check_train(options: Mapping, where: str) -> dict:

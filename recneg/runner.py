@@ -71,8 +71,27 @@ def load_setting(setting: Setting):
     if setting.split == "temporal":
         if not log.has_time:
             raise RecnegError(f"{setting.dataset} has no timestamps; use split = \"leave-one-out\"")
-        return global_temporal_split(log)
-    return leave_one_out(log)
+        split = global_temporal_split(log)
+    else:
+        split = leave_one_out(log)
+    return split if setting.thin_items is None else _thinned(split, setting)[0]
+
+
+def _thinned(split, setting: Setting):
+    """The split with the setting's cohort of items thinned, and the cohort (bool per item)."""
+    from .cold_start import thin_item_cohort
+
+    return thin_item_cohort(split, **dict(setting.thin_items))
+
+
+def new_item_cohort(setting: Setting):
+    """The cohort of items a ``thin_items`` setting keeps to a few training interactions."""
+    if setting.thin_items is None:
+        raise RecnegError(f"setting {setting.label!r} has no thin_items, hence no cohort of new items; "
+                          "add thin_items = { fraction = 0.15, keep = 2 } to it")
+    import dataclasses
+
+    return _thinned(load_setting(dataclasses.replace(setting, thin_items=None)), setting)[1]
 
 
 def setting_summary(split) -> dict:
@@ -114,8 +133,10 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     said = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
     for w in {f"{w.category.__name__}: {w.message}": w for w in caught}.values():
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)   # still shown once each
-    if recorder is not None:
+    if recorder is not None and "trained_false_negatives" in cell.probes:
         probes["trained_false_negatives"] = _trained_false_negatives(recorder, result.best_epoch)
+    if "cold_start" in cell.probes:
+        probes["cold_start"] = _cold_start(cell, model, split, result, recorder)
     return {
         "key": cell.key, "setting": cell.setting.label, "arm": cell.arm.label, "loss": cell.loss_label,
         "sampler": cell.arm.sampler, "params": dict(cell.params), "seed": cell.seed,
@@ -197,13 +218,31 @@ def _draw_recorder(cell: Cell, split, sampler):
     from .diagnostics import DrawRecorder
     from .samplers.base import NegativeSampler
 
-    if ("trained_false_negatives" not in cell.probes or cell.setting.dataset != "synthetic"
-            or not isinstance(sampler, NegativeSampler)):
+    if not isinstance(sampler, NegativeSampler):
         return None
-    from .data import SyntheticWorld
+    if "trained_false_negatives" in cell.probes and cell.setting.dataset == "synthetic":
+        from .data import SyntheticWorld
 
-    world = SyntheticWorld(**dict(cell.setting.world or {}))
-    return DrawRecorder(sampler, flags=world.false_negative_mask(split.train))
+        world = SyntheticWorld(**dict(cell.setting.world or {}))
+        return DrawRecorder(sampler, flags=world.false_negative_mask(split.train))
+    if "cold_start" in cell.probes:
+        return DrawRecorder(sampler)   # counts the draws per item, for the new items' share
+    return None
+
+
+def _cold_start(cell: Cell, model, split, result, recorder) -> dict:
+    """How the model ranks the new items' test rows, and their share of the drawn negatives."""
+    from .cold_start import cohort_report
+
+    cohort = new_item_cohort(cell.setting)
+    report = cohort_report(model, split.test, split.train, cohort, touched=result.touched_items)
+    found = {"new_hr@10": float(report["hr@10"]), "new_mrr": float(report["mrr"]),
+             "new_top_share@10": float(report["top_share@10"]), "new_catalogue_share": float(report["catalogue_share"]),
+             "new_test_rows": float(report["rows"])}
+    if recorder is not None:   # methods that are no item sampler draw nothing to count
+        draws = recorder.item_draws_
+        found["new_negative_share"] = float(draws[torch.as_tensor(cohort)].sum() / draws.sum())
+    return found
 
 
 def _trained_false_negatives(recorder, best_epoch: int) -> dict:

@@ -14,7 +14,7 @@ from recneg import RecnegError
 from recneg import runner
 from recneg.cli import main
 from recneg.training import TrainConfig
-from recneg.grid import load_grid, miniature, parse_grid
+from recneg.grid import Setting, load_grid, miniature, parse_grid
 from recneg.results import load_results, mean_interval
 
 GRID = """
@@ -487,3 +487,30 @@ def test_a_miniature_shortens_a_warm_up_longer_than_its_cap(grid_path):
     assert "min_epochs" not in miniature(parse_grid(grid_path.read_text()), epochs=2).train
     cfg = TrainConfig(**{**miniature(grid, epochs=5).train, "progress": False})   # accepted
     assert (cfg.epochs, cfg.min_epochs) == (5, 5)
+
+
+def test_a_setting_with_new_items_and_the_cold_start_probe(tmp_path):
+    text = GRID.replace("seeds = [0, 1]", 'seeds = [0]\nprobes = ["cold_start"]').replace(
+        "world = {{ n_users = 60, n_items = 40, random_state = 0 }}",
+        "world = {{ n_users = 60, n_items = 40, random_state = 0 }}\n"
+        "thin_items = {{ fraction = 0.2, keep = 1, random_state = 0 }}")
+    grid = parse_grid(text.format(name="tiny"))
+    cohort = runner.new_item_cohort(grid.settings[0])
+    split = runner.load_setting(grid.settings[0])
+    assert cohort.sum() == 8 and split.train.item_counts()[cohort].max() <= 1
+    runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    wide = pd.read_csv(tmp_path / "tiny.csv").pivot_table(index="sampler", columns="metric", values="value")
+    assert wide["new_negative_share"].between(0, 1).all() and np.allclose(wide["new_catalogue_share"], 8 / wide["n_candidates"])
+    # uniform draws new items about as often as any other item; popularity (alpha 1) rarely
+    assert wide.loc["popularity", "new_negative_share"] < wide.loc["uniform", "new_negative_share"]
+    assert {"new_hr@10", "new_mrr", "new_top_share@10"} <= set(wide.columns)
+
+
+def test_a_setting_without_new_items_keeps_its_cell_keys():
+    plain = Setting(label="w", dataset="synthetic", split="leave-one-out")
+    assert "thin_items" not in plain.as_dict()
+    with pytest.raises(RecnegError, match="has no thin_items"):
+        runner.new_item_cohort(plain)
+    with pytest.raises(RecnegError, match="thin_items must be a table of fraction, keep and random_state"):
+        parse_grid(GRID.replace('split = "leave-one-out"', 'split = "leave-one-out"\nthin_items = {{ share = 0.2 }}')
+                   .format(name="tiny"))
