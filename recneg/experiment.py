@@ -17,12 +17,12 @@ import pandas as pd
 from ._errors import RecnegError
 from .data.interactions import Split
 from .evaluation import evaluate
-from .models import BPRMF, MostPopular, SASRec
+from .models import BPRMF, CosineMF, MostPopular, SASRec
 from .training import TrainConfig, Trainer
 
 __all__ = ["MODELS", "RESULT_COLUMNS", "build_model", "compare_samplers", "run_experiment"]
 
-MODELS = ("sasrec", "bpr-mf", "most-popular")
+MODELS = ("sasrec", "bpr-mf", "cosine-mf", "most-popular")
 RESULT_COLUMNS = [
     "dataset", "split", "model", "sampler", "sampler_params", "loss", "seed", "metric", "value",
     "protocol", "epochs", "best_epoch", "train_seconds",
@@ -35,13 +35,13 @@ def build_model(name: str, split: Split, *, random_state: int | None = 0, **para
 
     Parameters
     ----------
-    name : {"sasrec", "bpr-mf", "most-popular"}
+    name : {"sasrec", "bpr-mf", "cosine-mf", "most-popular"}
     split : Split
     random_state : int or None
         Seed of the initialisation.
     **params
         Constructor arguments, e.g. ``hidden=50, maxlen=200`` for SASRec, ``dim=64`` for
-        BPR-MF.
+        BPR-MF, ``dim=32, temperature=0.25`` for cosine MF (InfoNCE with a sampled softmax).
 
     Examples
     --------
@@ -55,6 +55,8 @@ def build_model(name: str, split: Split, *, random_state: int | None = 0, **para
             return SASRec(split.n_items, random_state=random_state, **params)
         if name == "bpr-mf":
             return BPRMF(split.n_users, split.n_items, random_state=random_state, **params)
+        if name == "cosine-mf":
+            return CosineMF(split.n_users, split.n_items, random_state=random_state, **params)
         if name == "most-popular":
             return MostPopular(random_state=random_state, **params).fit(split.train)
     except TypeError as error:

@@ -226,3 +226,16 @@ def test_scorer_gives_the_same_scores_for_an_expanded_catalogue(sasrec, sequenti
     fast, slow = scorer(expanded), scorer(expanded.clone())
     assert fast.shape == slow.shape and fast.shape[-1] == n_items + 1
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+
+
+def test_build_model_by_name_includes_cosine_mf():
+    from recneg.data import SyntheticWorld, leave_one_out
+    from recneg.experiment import build_model
+    from recneg.models import CosineMF
+
+    split = leave_one_out(SyntheticWorld(n_users=20, n_items=30, random_state=0).generate())
+    model = build_model("cosine-mf", split, dim=8, temperature=0.5, random_state=1)
+    assert isinstance(model, CosineMF) and model.temperature == 0.5
+    assert model.user_embedding.num_embeddings >= split.n_users
+    with pytest.raises(RecnegError, match="cosine-mf"):
+        build_model("cosine", split)
