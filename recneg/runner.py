@@ -21,6 +21,7 @@ parameters with their validation scores, the MostPopular floor of every setting)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -89,8 +90,6 @@ def new_item_cohort(setting: Setting):
     if setting.thin_items is None:
         raise RecnegError(f"setting {setting.label!r} has no thin_items, hence no cohort of new items; "
                           "add thin_items = { fraction = 0.15, keep = 2 } to it")
-    import dataclasses
-
     return _thinned(load_setting(dataclasses.replace(setting, thin_items=None)), setting)[1]
 
 
