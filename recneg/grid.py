@@ -66,7 +66,7 @@ truly likes (:func:`recneg.diagnostics.true_preference_metrics`): ``true_precisi
 On a synthetic setting a sampler parameter may name what the world knows and a real log
 does not: ``params = { exposed = "@world.exposed" }`` (what each user was shown) or
 ``propensity = "@world.propensity"`` (the share of users shown each item); see
-:data:`recneg.runner.WORLD_INPUTS`.
+``recneg.runner.WORLD_INPUTS``.
 An arm may carry ``train = {...}`` overrides, ``model = {...}`` (a whole model table with its
 ``name``, replacing ``[model]`` for that arm: e.g. a BPR-MF arm in a SASRec grid, so that one
 grid compares models on one split), and ``shown_as_failure = "<cause>"`` when a

@@ -21,7 +21,6 @@ parameters with their validation scores, the MostPopular floor of every setting)
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
 import os
@@ -56,12 +55,13 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 # -- data --------------------------------------------------------------------------------------
 def load_setting(setting: Setting):
-    """The :class:`~recneg.data.Split` of a setting (user sample and k-core re-filter first)."""
-    from .data import SyntheticWorld, global_temporal_split, leave_one_out, load_dataset
+    """The :class:`~recneg.data.Split` of a setting (user sample and k-core re-filter first;
+    with ``thin_items``, its cohort of new items is in ``info["cold_cohort"]["cohort"]``)."""
+    from .data import global_temporal_split, leave_one_out, load_dataset
     from .data.preprocess import k_core
 
     if setting.dataset == "synthetic":
-        log = SyntheticWorld(**dict(setting.world or {})).generate()
+        log = _world(setting).generate()
     else:
         log = load_dataset(setting.dataset, progress=False)
     if setting.max_users is not None and setting.max_users < log.n_users:
@@ -75,14 +75,13 @@ def load_setting(setting: Setting):
         split = global_temporal_split(log)
     else:
         split = leave_one_out(log)
-    return split if setting.thin_items is None else _thinned(split, setting)[0]
-
-
-def _thinned(split, setting: Setting):
-    """The split with the setting's cohort of items thinned, and the cohort (bool per item)."""
+    if setting.thin_items is None:
+        return split
     from .cold_start import thin_item_cohort
 
-    return thin_item_cohort(split, **dict(setting.thin_items))
+    thinned, cohort = thin_item_cohort(split, **dict(setting.thin_items))
+    thinned.info["cold_cohort"]["cohort"] = cohort   # the cold_start probe reads it, without a second load
+    return thinned
 
 
 def new_item_cohort(setting: Setting):
@@ -90,7 +89,14 @@ def new_item_cohort(setting: Setting):
     if setting.thin_items is None:
         raise RecnegError(f"setting {setting.label!r} has no thin_items, hence no cohort of new items; "
                           "add thin_items = { fraction = 0.15, keep = 2 } to it")
-    return _thinned(load_setting(dataclasses.replace(setting, thin_items=None)), setting)[1]
+    return load_setting(setting).info["cold_cohort"]["cohort"]
+
+
+def _world(setting: Setting):
+    """The synthetic world of a ``dataset = "synthetic"`` setting."""
+    from .data import SyntheticWorld
+
+    return SyntheticWorld(**dict(setting.world or {}))
 
 
 def setting_summary(split) -> dict:
@@ -169,9 +175,7 @@ def _world_inputs(cell: Cell) -> dict:
     if cell.setting.dataset != "synthetic":
         raise RecnegError(f"{cell.arm.label}: {next(iter(named.values()))} needs a synthetic setting, "
                           f"but {cell.setting.label!r} is {cell.setting.dataset!r}")
-    from .data import SyntheticWorld
-
-    world = SyntheticWorld(**dict(cell.setting.world or {}))
+    world = _world(cell.setting)
     return {**cell.params, **{k: WORLD_INPUTS[v](world) for k, v in named.items()}}
 
 
@@ -195,11 +199,9 @@ def _run_probes(cell: Cell, model, split, sampler, result) -> dict:
     if "false_negatives" in cell.probes and cell.setting.dataset == "synthetic" and isinstance(sampler, NegativeSampler):
         probes["false_negatives"] = _false_negatives(cell, model, split, sampler)
     if "true_preferences" in cell.probes and cell.setting.dataset == "synthetic":
-        from .data import SyntheticWorld
         from .diagnostics import true_preference_metrics
 
-        world = SyntheticWorld(**dict(cell.setting.world or {}))
-        found = true_preference_metrics(model, world, split.train, k=10)
+        found = true_preference_metrics(model, _world(cell.setting), split.train, k=10)
         probes["true_preferences"] = {f"true_{k}": float(v) for k, v in found.items() if k != "users"}
     if "sampled_protocols" in cell.probes:
         probes["sampled_protocols"] = _sampled_protocols(cell, model, split, result)
@@ -220,10 +222,7 @@ def _draw_recorder(cell: Cell, split, sampler):
     if not isinstance(sampler, NegativeSampler):
         return None
     if "trained_false_negatives" in cell.probes and cell.setting.dataset == "synthetic":
-        from .data import SyntheticWorld
-
-        world = SyntheticWorld(**dict(cell.setting.world or {}))
-        return DrawRecorder(sampler, flags=world.false_negative_mask(split.train))
+        return DrawRecorder(sampler, flags=_world(cell.setting).false_negative_mask(split.train))
     if "cold_start" in cell.probes:
         return DrawRecorder(sampler)   # counts the draws per item, for the new items' share
     return None
@@ -233,7 +232,7 @@ def _cold_start(cell: Cell, model, split, result, recorder) -> dict:
     """How the model ranks the new items' test rows, and their share of the drawn negatives."""
     from .cold_start import cohort_report
 
-    cohort = new_item_cohort(cell.setting)
+    cohort = split.info["cold_cohort"]["cohort"]
     report = cohort_report(model, split.test, split.train, cohort, touched=result.touched_items)
     found = {"new_hr@10": float(report["hr@10"]), "new_mrr": float(report["mrr"]),
              "new_top_share@10": float(report["top_share@10"]), "new_catalogue_share": float(report["catalogue_share"]),
@@ -275,10 +274,9 @@ _TRAINER_COLUMNS = {"epoch", "train_loss", "seconds", "eval_seconds", "elapsed_s
 
 def _false_negatives(cell: Cell, model, split, sampler) -> dict:
     """False-negative rate of the trained sampler's draws, scored by the trained model."""
-    from .data import SyntheticWorld
     from .diagnostics import false_negative_rate
 
-    world = SyntheticWorld(**dict(cell.setting.world or {}))
+    world = _world(cell.setting)
     k = int(cell.train.get("num_negatives", 1))
     audit = false_negative_rate(sampler, world, split.train, num_negatives=k, n_rounds=5, scorer=model,
                                 random_state=cell.seed)
@@ -519,6 +517,11 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
         cell = next((c for c in pending if claims.take(c.key)), None)
         if cell is None:  # every runnable cell is being trained elsewhere: wait for one
             time.sleep(poll_seconds)
+            continue
+        if cell.key in journal.read():
+            # Another process finished it between our read and our claim (it releases the
+            # claim after appending): taking it again would train the cell twice.
+            claims.release(cell.key)
             continue
         bar.set_postfix_str(cell.describe()[-60:])
         try:

@@ -279,11 +279,15 @@ class SamplersDirective(SphinxDirective):
     def run(self):
         from sphinx.addnodes import pending_xref
 
-        from recneg.samplers import catalogue
+        import recneg.samplers
+        from recneg.samplers import METHODS, SAMPLERS, catalogue
 
         rows = []
         for _, entry in catalogue().iterrows():
-            target = f"recneg.samplers.{entry['class']}"
+            cls = {**SAMPLERS, **METHODS}[entry["name"]]
+            # documented under recneg.samplers when exported there, else in its own module
+            module = "recneg.samplers" if hasattr(recneg.samplers, cls.__name__) else cls.__module__
+            target = f"{module}.{cls.__name__}"
             link = pending_xref("", nodes.literal(text=entry["class"]), refdomain="py", reftype="class",
                                 reftarget=target, refexplicit=True, refwarn=True)
             rows.append([entry["family"], entry["subfamily"], nodes.paragraph("", "", link), entry["name"],

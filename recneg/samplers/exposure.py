@@ -12,8 +12,9 @@ no evidence at all (Liang et al., WWW 2016). Two ways to use exposure, both here
   (WSDM 2020); :func:`popularity_propensity` is that paper's estimate of the propensity
   when impressions are not logged.
 
-Both are in the registry (``"exposure"`` and ``"ipw"``), but ``make_sampler`` cannot
-supply the exposure matrix or the world's propensities: pass them, or let an experiment
+Both are in the registry's table of methods (``"exposure"`` and ``"ipw"``), not in
+``SAMPLERS``, whose every entry builds from its name alone: ``make_sampler`` cannot
+supply the exposure matrix or the world's propensities. Pass them, or let an experiment
 grid name them as ``"@world.exposed"`` and ``"@world.propensity"`` on a synthetic setting
 (:mod:`recneg.runner` resolves them). ``propensity="popularity"`` estimates them from the
 training counts when the sampler is fitted.
@@ -245,7 +246,7 @@ class InversePropensityLoss(TrainingComponent):
         return (clicks + F.softplus(neg).sum(-1)).mean()
 
 
-from .registry import register_method, register_sampler  # noqa: E402  (registration needs the classes above)
+from .registry import register_method  # noqa: E402  (registration needs the classes above)
 
-register_sampler("exposure", ExposureSampler)
+register_method("exposure", ExposureSampler)
 register_method("ipw", InversePropensityLoss)

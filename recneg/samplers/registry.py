@@ -61,7 +61,9 @@ def make_sampler(name: str, **params):
 
 
 #: name -> method class for the methods that produce negative *embeddings* rather than items
-#: (they train through :class:`recneg.training.Trainer` with their own batch loss).
+#: (they train through :class:`recneg.training.Trainer` with their own batch loss), and for
+#: those that need data ``make_sampler(name)`` cannot supply (e.g. the exposure sampler's
+#: impressions). Every entry of :data:`SAMPLERS`, by contrast, builds from its name alone.
 METHODS: dict[str, type] = {}
 
 
