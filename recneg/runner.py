@@ -149,11 +149,22 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
         "protocol": result.test.get("protocol", "full"), "candidates": result.test.get("candidates", ""),
         "health": health.as_dict(), "flags": list(health.flags),
         "epochs_trained": int(result.epochs_trained), "best_epoch": int(result.best_epoch),
+        # The validation metric after each epoch (None where none was computed): a run with a
+        # long patience then also shows where a shorter one would have stopped
+        # (recneg.training.replay_early_stopping).
+        "valid_curve": _valid_curve(result),
         "stop_reason": result.stop_reason, "wall_seconds": round(time.perf_counter() - began, 3),
         "threads": torch.get_num_threads(), "device": str(config.resolved_device()),
         "commit": git_commit(), "finished_at": _now(), **({"probes": probes} if probes else {}),
         **({"warnings": said} if said else {}),
     }
+
+
+def _valid_curve(result) -> list:
+    column = f"valid_{result.config.valid_metric}"
+    if column not in result.history:
+        return []
+    return [None if not np.isfinite(v) else round(float(v), 6) for v in result.history[column]]
 
 
 #: What a grid may name as a sampler parameter on a synthetic setting: the setting's world

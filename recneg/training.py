@@ -60,7 +60,8 @@ from .data.interactions import Interactions, Split
 from .evaluation import evaluate
 from .samplers.base import NegativeSampler
 
-__all__ = ["LOSSES", "Batch", "BatchLossMethod", "TrainConfig", "TrainResult", "Trainer", "sequence_matrix"]
+__all__ = ["LOSSES", "Batch", "BatchLossMethod", "TrainConfig", "TrainResult", "Trainer", "replay_early_stopping",
+           "sequence_matrix"]
 
 LOSSES = ("bce", "bpr", "sampled-softmax", "gbce", "ce")
 
@@ -269,6 +270,47 @@ class TrainResult:
     touched_items: np.ndarray = field(default=None, repr=False)
     epochs_trained: int = 0
     still_improving: bool = False
+
+
+def replay_early_stopping(valid_curve, patience: int, min_epochs: int = 0) -> tuple[int, int]:
+    """Where :class:`Trainer` would have stopped on a validation curve: ``(best, stopped)``.
+
+    A run trained with a long patience records its validation metric after every epoch;
+    this replays the rule of :meth:`Trainer.fit` (a strictly higher value resets the count,
+    and the run stops once ``patience`` validations in a row have not improved, but never
+    before ``min_epochs``) with a shorter patience, so one run shows what a shorter one
+    would have kept. Epochs count from 1; a curve that never triggers the rule returns its
+    last epoch as ``stopped``.
+
+    Parameters
+    ----------
+    valid_curve : sequence of float
+        The validation metric after epochs 1, 2, ... (validated every epoch).
+    patience : int
+    min_epochs : int, default 0
+
+    Examples
+    --------
+    >>> replay_early_stopping([0.1, 0.3, 0.2, 0.2, 0.4, 0.5], patience=2)
+    (2, 4)
+    >>> replay_early_stopping([0.1, 0.3, 0.2, 0.2, 0.4, 0.5], patience=2, min_epochs=5)
+    (6, 6)
+    """
+    curve = np.asarray(valid_curve, dtype=float)
+    if curve.ndim != 1 or len(curve) == 0 or not np.isfinite(curve).all():
+        raise RecnegError(f"valid_curve must be a non-empty 1-d sequence of finite numbers, got {valid_curve!r:.80}; "
+                          "pass the metric after every epoch")
+    patience = check_positive_int("patience", patience)
+    min_epochs = check_positive_int("min_epochs", min_epochs, allow_zero=True)
+    best_value, best, stale = -math.inf, 0, 0
+    for epoch, value in enumerate(curve, start=1):
+        if value > best_value:
+            best_value, best, stale = value, epoch, 0
+        else:
+            stale += 1
+        if stale >= patience and epoch >= min_epochs:
+            return best, epoch
+    return best, len(curve)
 
 
 def sequence_matrix(train: Interactions, maxlen: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -13,7 +13,7 @@ from scipy import stats
 from recneg import RecnegError
 from recneg import runner
 from recneg.cli import main
-from recneg.training import TrainConfig
+from recneg.training import TrainConfig, replay_early_stopping
 from recneg.grid import Setting, load_grid, miniature, parse_grid
 from recneg.results import load_results, mean_interval
 
@@ -514,3 +514,17 @@ def test_a_setting_without_new_items_keeps_its_cell_keys():
     with pytest.raises(RecnegError, match="thin_items must be a table of fraction, keep and random_state"):
         parse_grid(GRID.replace('split = "leave-one-out"', 'split = "leave-one-out"\nthin_items = {{ share = 0.2 }}')
                    .format(name="tiny"))
+
+
+def test_a_record_keeps_the_validation_curve_that_a_shorter_patience_can_replay(grid_path, tmp_path):
+    text = grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 3", "epochs = 15")
+    grid = parse_grid(text)
+    runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
+    assert any(r["stop_reason"] == "patience" for r in journal)
+    for record in journal:
+        curve = record["valid_curve"]
+        assert len(curve) == record["epochs_trained"] and None not in curve
+        assert curve[record["best_epoch"] - 1] == pytest.approx(record["valid"]["ndcg@10"], abs=1e-6)
+        replayed = replay_early_stopping(curve, grid.train["patience"], grid.train.get("min_epochs", 0))
+        assert replayed == (record["best_epoch"], record["epochs_trained"])

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from recneg import RecnegError
@@ -11,7 +13,7 @@ from recneg.experiment import RESULT_COLUMNS, compare_samplers, run_experiment
 from recneg.models import BPRMF, MostPopular, SASRec
 from recneg.samplers import NegativeSample, NegativeSampler, PopularitySampler, UniformSampler, make_sampler
 from recneg.samplers.base import output_shape
-from recneg.training import TrainConfig, Trainer, sequence_matrix
+from recneg.training import TrainConfig, Trainer, replay_early_stopping, sequence_matrix
 
 
 class HardestOfPool(NegativeSampler):
@@ -357,6 +359,47 @@ def test_min_epochs_keeps_early_stopping_off_an_initial_plateau(small_split, min
                                        batch_size=1024))
     result = trainer.fit(small_split)
     assert (result.stop_reason, result.epochs_trained, result.best_epoch) == ("patience", stop_epoch, best_epoch)
+
+
+def _first_stop(curve, patience, min_epochs):
+    """The early-stopping rule stated another way: at epoch e the best is the first epoch
+    that reached max(curve[:e]), and the run stops at the first e >= min_epochs that lies
+    ``patience`` or more epochs after its best."""
+    for e in range(1, len(curve) + 1):
+        best = int(np.argmax(curve[:e])) + 1
+        if e - best >= patience and e >= min_epochs:
+            return best, e
+    return int(np.argmax(curve)) + 1, len(curve)
+
+
+@settings(max_examples=300, deadline=None)
+@given(curve=st.lists(st.sampled_from([0.0, 0.1, 0.1, 0.2, 0.5]), min_size=1, max_size=30),
+       patience=st.integers(1, 6), min_epochs=st.integers(0, 12))
+def test_replay_early_stopping_matches_the_rule_on_ties_and_repeats(curve, patience, min_epochs):
+    assert replay_early_stopping(curve, patience, min_epochs) == _first_stop(curve, patience, min_epochs)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_replay_early_stopping_is_where_the_trainer_stops(small_split, seed):
+    # Discrete values, so ties and repeated bests are common: only a strictly higher value
+    # is an improvement, in the trainer and in the replay.
+    rng = np.random.default_rng(seed)
+    curve = list(rng.choice([0.1, 0.2, 0.2, 0.3], size=12))
+    patience, min_epochs = int(rng.integers(1, 5)), int(rng.integers(0, 8))
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=4, random_state=0)
+    trainer = ScriptedValidation(curve, model, UniformSampler(random_state=0),
+                                 quiet(epochs=12, patience=patience, min_epochs=min_epochs, loss="bpr",
+                                       batch_size=1024))
+    result = trainer.fit(small_split)
+    assert replay_early_stopping(curve, patience, min_epochs) == (result.best_epoch, result.epochs_trained)
+
+
+@pytest.mark.parametrize("curve, patience, message", [
+    ([], 2, "non-empty"), ([0.1, float("nan")], 2, "finite"), ([[0.1]], 2, "1-d"), ([0.1, 0.2], 0, "patience"),
+])
+def test_replay_early_stopping_rejects_bad_input(curve, patience, message):
+    with pytest.raises(RecnegError, match=message):
+        replay_early_stopping(curve, patience)
 
 
 # -- experiments ------------------------------------------------------------------------------------
