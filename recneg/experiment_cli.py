@@ -5,6 +5,7 @@
     recneg experiment run experiments/<name>.toml [--device cuda] [--threads 1] [--max-cells N]
     recneg experiment plan experiments/<name>.toml       # the cells, and how many are done
     recneg experiment verify results/<name>.csv --cells 2
+    recneg experiment curve results/<name>.csv --arm uniform --seed 0 --epochs 150
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ def add_experiment_command(subparsers) -> None:
     check.add_argument("--tolerance", type=float, default=1e-6, help="largest absolute difference that agrees")
     check.add_argument("--device", default=None)
     check.set_defaults(handler=_verify)
+    curve = actions.add_parser("curve", help="re-train one published cell without early stopping; "
+                                             "print its validation curve and where the grid's patience stopped it")
+    curve.add_argument("results", help="results/<name>.csv")
+    curve.add_argument("--arm", required=True, help="the arm's label, as in the results file")
+    curve.add_argument("--seed", type=int, required=True)
+    curve.add_argument("--epochs", type=int, required=True, help="epochs to train, early stopping off")
+    curve.add_argument("--setting", default=None, help="the setting's label, when the grid has several")
+    curve.add_argument("--every", type=int, default=5, help="print every this many epochs (default 5)")
+    curve.add_argument("--out", default=None, help="also write the per-epoch curve to this CSV")
+    curve.add_argument("--device", default=None)
+    curve.set_defaults(handler=_curve)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -87,3 +99,30 @@ def _verify(args: argparse.Namespace) -> int:
     agree = int(table.agree.sum())
     print(f"{agree} of {len(table)} re-run values agree within {args.tolerance:g}")
     return 0 if agree == len(table) else 1
+
+
+def _curve(args: argparse.Namespace) -> int:
+    from ._atomic import atomic_write_text
+    from ._errors import check_positive_int
+    from .runner import retrain_without_stopping
+
+    every = check_positive_int("--every", args.every)
+    record = retrain_without_stopping(args.results, arm=args.arm, seed=args.seed, epochs=args.epochs,
+                                      setting=args.setting, device=args.device)
+    curve = record["valid_curve"]
+    for epoch in range(1, len(curve) + 1):
+        if epoch == 1 or epoch % every == 0 or epoch == record["best_epoch"]:
+            print(f"epoch {epoch:4d}  valid {record['valid_metric']} {curve[epoch - 1]:.4f}" + ("  <- best" if epoch == record["best_epoch"] else ""))
+    old = record["stored"]
+    print(f"published run: best epoch {old['best_epoch']}, stopped at {old['epochs_trained']} ({old['stop_reason']}), "
+          f"test hr@10 {old['hr@10']:.4f}")
+    if "replayed" in record:
+        r = record["replayed"]
+        print(f"the grid's rule (patience {r['patience']}, warm-up {r['min_epochs']}) on this curve: best epoch "
+              f"{r['best_epoch']}, stop at {r['stopped']}")
+    print(f"without early stopping ({args.epochs} epochs): best epoch {record['best_epoch']}, "
+          f"test hr@10 {record['test']['hr@10']:.4f}, ndcg@10 {record['test']['ndcg@10']:.4f}")
+    if args.out:
+        rows = f"epoch,valid_{record['valid_metric']}\n" + "".join(f"{e},{v}\n" for e, v in enumerate(curve, start=1))
+        atomic_write_text(args.out, rows)
+    return 0

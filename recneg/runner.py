@@ -21,6 +21,7 @@ parameters with their validation scores, the MostPopular floor of every setting)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -594,6 +595,56 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
             rows.append({"cell": cell.describe(), "metric": metric, "stored": old, "rerun": new,
                          "abs_diff": abs(old - new), "agree": abs(old - new) <= tolerance})
     return pd.DataFrame(rows)
+
+
+def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, setting: str | None = None,
+                             device=None) -> dict:
+    """Re-train one published cell for ``epochs`` epochs with early stopping off.
+
+    The run is the stored one (same cell, seed and thread count) up to where early
+    stopping ended it, so its validation curve shows what the grid's patience cut off:
+    the returned record (as :func:`run_cell` writes it, best checkpoint of all
+    ``epochs``) gains ``stored`` (the published record's best epoch, epochs trained and
+    test metrics) and ``replayed`` (best and stop epoch of the grid's own rule on the new
+    curve, which equal the stored ones when the runs agree).
+    """
+    from .health import popularity_floor
+    from .training import replay_early_stopping
+
+    csv_path = Path(csv_path)
+    json_path = csv_path.with_suffix(".json")
+    if not json_path.is_file():
+        raise RecnegError(f"{json_path} does not exist; pass results/<name>.csv of a grid that has run")
+    epochs = check_positive_int("epochs", epochs)
+    provenance = json.loads(json_path.read_text())
+    grid = load_grid(_ROOT / provenance["config_file"] if not Path(provenance["config_file"]).is_absolute()
+                     else provenance["config_file"])
+    stored = [c for c in provenance["cells"] if c["arm"] == arm and c["seed"] == seed
+              and (setting is None or c["setting"] == setting)]
+    if len(stored) != 1:
+        arms = sorted({c["arm"] for c in provenance["cells"]})
+        raise RecnegError(f"{len(stored)} published cells match arm {arm!r}, seed {seed}"
+                          + (f", setting {setting!r}" if setting else "")
+                          + f"; pick one arm of {arms}, a seed of {grid.seeds} and, with several settings, --setting")
+    stored = stored[0]
+    cells = {c.key: c for c in grid.final_cells(choose_parameters(grid, Journal(
+        csv_path.with_name(f"{grid.name}.cells.jsonl")).read())[0])}
+    if stored["key"] not in cells:
+        raise RecnegError(f"{grid.name}: the published cell {stored['key']} is not in the current grid; re-run the grid first")
+    cell = cells[stored["key"]]
+    rule = (int(cell.train.get("patience") or 0), int(cell.train.get("min_epochs", 0)))
+    cell = dataclasses.replace(cell, train={**cell.train, "epochs": epochs, "patience": None, "min_epochs": 0})
+    split = load_setting(cell.setting)
+    if stored.get("threads"):
+        torch.set_num_threads(int(stored["threads"]))
+    record = run_cell(cell, split, _numbers(popularity_floor(split)), device=device)
+    record["valid_metric"] = str(cell.train.get("valid_metric", "ndcg@10"))
+    record["stored"] = {k: stored[k] for k in ("best_epoch", "epochs_trained", "stop_reason")} | {
+        "hr@10": stored["health"]["hr10"]}
+    if rule[0] and record["valid_curve"]:
+        best, stopped = replay_early_stopping(record["valid_curve"], rule[0], rule[1])
+        record["replayed"] = {"patience": rule[0], "min_epochs": rule[1], "best_epoch": best, "stopped": stopped}
+    return record
 
 
 # -- provenance helpers ------------------------------------------------------------------------

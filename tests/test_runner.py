@@ -528,3 +528,23 @@ def test_a_record_keeps_the_validation_curve_that_a_shorter_patience_can_replay(
         assert curve[record["best_epoch"] - 1] == pytest.approx(record["valid"]["ndcg@10"], abs=1e-6)
         replayed = replay_early_stopping(curve, grid.train["patience"], grid.train.get("min_epochs", 0))
         assert replayed == (record["best_epoch"], record["epochs_trained"])
+
+
+def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path, capsys):
+    text = grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 3", "epochs = 15")
+    config = tmp_path / "tiny.toml"
+    config.write_text(text)
+    runner.run_grid(config, results_dir=tmp_path, progress=False, threads=1)
+    provenance = json.loads((tmp_path / "tiny.json").read_text())
+    stopped = next(c for c in provenance["cells"] if c["arm"] == "uniform")
+    out = tmp_path / "curve.csv"
+    assert main(["experiment", "curve", str(tmp_path / "tiny.csv"), "--arm", "uniform", "--seed", "0",
+                 "--epochs", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # the same run, only longer: the grid's own rule on the new curve stops where the published run stopped
+    assert stopped["stop_reason"] == "patience"
+    assert f"on this curve: best epoch {stopped['best_epoch']}, stop at {stopped['epochs_trained']}" in printed
+    curve = pd.read_csv(out)
+    assert list(curve.epoch) == list(range(1, 21))
+    with pytest.raises(RecnegError, match="arm 'nope'"):
+        runner.retrain_without_stopping(tmp_path / "tiny.csv", arm="nope", seed=0, epochs=5)
