@@ -45,7 +45,7 @@ from ._atomic import atomic_write_text
 from ._errors import RecnegError, check_positive_int
 from .grid import Cell, Grid, Setting, load_grid
 
-__all__ = ["RESULT_COLUMNS", "Journal", "load_setting", "run_cell", "run_grid", "verify"]
+__all__ = ["RESULT_COLUMNS", "Journal", "load_setting", "retrain_without_stopping", "run_cell", "run_grid", "verify"]
 
 #: Columns of ``results/<name>.csv``.
 RESULT_COLUMNS = ["grid", "setting", "dataset", "split", "model", "sampler", "sampler_name", "sampler_params",
@@ -604,9 +604,10 @@ def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, sett
     The run is the stored one (same cell, seed and thread count) up to where early
     stopping ended it, so its validation curve shows what the grid's patience cut off:
     the returned record (as :func:`run_cell` writes it, best checkpoint of all
-    ``epochs``) gains ``stored`` (the published record's best epoch, epochs trained and
-    test metrics) and ``replayed`` (best and stop epoch of the grid's own rule on the new
-    curve, which equal the stored ones when the runs agree).
+    ``epochs``) gains ``stored`` (the published record's best epoch, epochs trained, stop
+    reason and test HR@10) and, for a grid with patience that validates every epoch,
+    ``replayed`` (best and stop epoch of the grid's own rule on the new curve, which equal
+    the stored ones when the runs agree).
     """
     from .health import popularity_floor
     from .training import replay_early_stopping
@@ -641,7 +642,7 @@ def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, sett
     record["valid_metric"] = str(cell.train.get("valid_metric", "ndcg@10"))
     record["stored"] = {k: stored[k] for k in ("best_epoch", "epochs_trained", "stop_reason")} | {
         "hr@10": stored["health"]["hr10"]}
-    if rule[0] and record["valid_curve"]:
+    if rule[0] and record["valid_curve"] and None not in record["valid_curve"]:
         best, stopped = replay_early_stopping(record["valid_curve"], rule[0], rule[1])
         record["replayed"] = {"patience": rule[0], "min_epochs": rule[1], "best_epoch": best, "stopped": stopped}
     return record
