@@ -297,9 +297,13 @@ def replay_early_stopping(valid_curve, patience: int, min_epochs: int = 0) -> tu
     (6, 6)
     """
     curve = np.asarray(valid_curve, dtype=float)
-    if curve.ndim != 1 or len(curve) == 0 or not np.isfinite(curve).all():
-        raise RecnegError(f"valid_curve must be a non-empty 1-d sequence of finite numbers, got {valid_curve!r:.80}; "
+    if curve.ndim != 1 or len(curve) == 0:
+        raise RecnegError(f"valid_curve must be a non-empty 1-d sequence, got shape {curve.shape}; "
                           "pass the metric after every epoch")
+    if not np.isfinite(curve).all():
+        epoch = int(np.flatnonzero(~np.isfinite(curve))[0]) + 1
+        raise RecnegError(f"valid_curve has no finite value at epoch {epoch} ({curve[epoch - 1]}); "
+                          "replay only a curve validated after every epoch")
     patience = check_positive_int("patience", patience)
     min_epochs = check_positive_int("min_epochs", min_epochs, allow_zero=True)
     best_value, best, stale = -math.inf, 0, 0

@@ -395,7 +395,8 @@ def test_replay_early_stopping_is_where_the_trainer_stops(small_split, seed):
 
 
 @pytest.mark.parametrize("curve, patience, message", [
-    ([], 2, "non-empty"), ([0.1, float("nan")], 2, "finite"), ([[0.1]], 2, "1-d"), ([0.1, 0.2], 0, "patience"),
+    ([], 2, r"non-empty 1-d sequence, got shape \(0,\)"), ([0.1, float("nan")], 2, "no finite value at epoch 2"),
+    ([[0.1]], 2, r"got shape \(1, 1\)"), ([0.1, 0.2], 0, "patience"),
 ])
 def test_replay_early_stopping_rejects_bad_input(curve, patience, message):
     with pytest.raises(RecnegError, match=message):
