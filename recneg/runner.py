@@ -550,6 +550,16 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
     return json.loads((results_dir / f"{grid.name}.json").read_text())
 
 
+def _published(csv_path: Path) -> tuple[dict, Grid, dict]:
+    """A results file's provenance, its grid, and the grid's final cells by key (with the
+    parameters its journal chose)."""
+    provenance = json.loads(csv_path.with_suffix(".json").read_text())
+    config = Path(provenance["config_file"])
+    grid = load_grid(config if config.is_absolute() else _ROOT / config)
+    journal = Journal(csv_path.with_name(f"{grid.name}.cells.jsonl")).read()
+    return provenance, grid, {c.key: c for c in grid.final_cells(choose_parameters(grid, journal)[0])}
+
+
 # -- verify ------------------------------------------------------------------------------------
 def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float = 1e-6,
            metrics=("hr@10", "ndcg@10", "mrr"), device=None) -> pd.DataFrame:
@@ -564,17 +574,13 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
     if not csv_path.is_file() or not json_path.is_file():
         raise RecnegError(f"{csv_path} and its provenance {json_path.name} must both exist; run the grid first")
     cells = check_positive_int("cells", cells)
-    provenance = json.loads(json_path.read_text())
-    grid = load_grid(_ROOT / provenance["config_file"] if not Path(provenance["config_file"]).is_absolute()
-                     else provenance["config_file"])
+    provenance, grid, by_key = _published(csv_path)
     if grid.config_hash != provenance["config_hash"]:
         raise RecnegError(f"{provenance['config_file']} changed since {csv_path.name} was written "
                           f"(hash {grid.config_hash} vs {provenance['config_hash']}); re-run the grid first")
     stored = pd.read_csv(csv_path)
     keys = sorted(stored["key"].unique())
     picked = random.Random(random_state).sample(keys, min(cells, len(keys)))
-    by_key = {c.key: c for c in grid.final_cells(choose_parameters(grid, Journal(
-        csv_path.with_name(f"{grid.name}.cells.jsonl")).read())[0])}
     from .health import popularity_floor
 
     splits, rows = {}, []
@@ -617,9 +623,7 @@ def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, sett
     if not json_path.is_file():
         raise RecnegError(f"{json_path} does not exist; pass results/<name>.csv of a grid that has run")
     epochs = check_positive_int("epochs", epochs)
-    provenance = json.loads(json_path.read_text())
-    grid = load_grid(_ROOT / provenance["config_file"] if not Path(provenance["config_file"]).is_absolute()
-                     else provenance["config_file"])
+    provenance, grid, cells = _published(csv_path)
     stored = [c for c in provenance["cells"] if c["arm"] == arm and c["seed"] == seed
               and (setting is None or c["setting"] == setting)]
     if len(stored) != 1:
@@ -628,8 +632,6 @@ def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, sett
                           + (f", setting {setting!r}" if setting else "")
                           + f"; pick one arm of {arms}, a seed of {grid.seeds} and, with several settings, --setting")
     stored = stored[0]
-    cells = {c.key: c for c in grid.final_cells(choose_parameters(grid, Journal(
-        csv_path.with_name(f"{grid.name}.cells.jsonl")).read())[0])}
     if stored["key"] not in cells:
         raise RecnegError(f"{grid.name}: the published cell {stored['key']} is not in the current grid; re-run the grid first")
     cell = cells[stored["key"]]
