@@ -443,7 +443,9 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
                                        "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
                                        "commit", "finished_at", "threads", "device")}
                   | ({"probes": r["probes"]} if "probes" in r else {})
-                  | ({"warnings": r["warnings"]} if "warnings" in r else {}) for r in used],
+                  | ({"warnings": r["warnings"]} if "warnings" in r else {})
+                  # the curve lets a chapter replay a shorter patience without the journal
+                  | ({"valid_curve": r["valid_curve"]} if r.get("valid_curve") else {}) for r in used],
     }
 
 

@@ -528,6 +528,10 @@ def test_a_record_keeps_the_validation_curve_that_a_shorter_patience_can_replay(
         assert curve[record["best_epoch"] - 1] == pytest.approx(record["valid"]["ndcg@10"], abs=1e-6)
         replayed = replay_early_stopping(curve, grid.train["patience"], grid.train.get("min_epochs", 0))
         assert replayed == (record["best_epoch"], record["epochs_trained"])
+    # the published file carries the same curves, so a chapter can replay them from results/
+    provenance = json.loads((tmp_path / "tiny.json").read_text())
+    by_key = {r["key"]: r["valid_curve"] for r in journal}
+    assert provenance["cells"] and all(c["valid_curve"] == by_key[c["key"]] for c in provenance["cells"])
 
 
 def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path, capsys):
