@@ -427,7 +427,8 @@ def _tidy(grid: Grid, final: list[Cell], records: Mapping[str, dict]) -> pd.Data
 
 def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mapping[str, dict],
                 report: Mapping, floors: Mapping, summaries: Mapping, started: str) -> dict:
-    used = [records[c.key] for c in final if c.key in records]
+    chosen = [(c, records[c.key]) for c in final if c.key in records]
+    used = [r for _, r in chosen]
     tuning = [records[c.key] for c in grid.tuning_cells() if c.key in records]
     every = {r["key"]: r for r in used + tuning}.values()
     return {
@@ -442,10 +443,13 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
         "cells": [{k: r[k] for k in ("key", "setting", "arm", "loss", "params", "seed", "epochs_trained",
                                        "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
                                        "commit", "finished_at", "threads", "device")}
+                  # a run shared by two arms (an α arm and "α chosen on validation") is listed under
+                  # each; its record names only the arm that trained it
+                  | {"arm": cell.arm.label}
                   | ({"probes": r["probes"]} if "probes" in r else {})
                   | ({"warnings": r["warnings"]} if "warnings" in r else {})
                   # the curve lets a chapter replay a shorter patience without the journal
-                  | ({"valid_curve": r["valid_curve"]} if r.get("valid_curve") else {}) for r in used],
+                  | ({"valid_curve": r["valid_curve"]} if r.get("valid_curve") else {}) for cell, r in chosen],
     }
 
 

@@ -552,3 +552,18 @@ def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path
     assert list(curve.epoch) == list(range(1, 21))
     with pytest.raises(RecnegError, match="arm 'nope'"):
         runner.retrain_without_stopping(tmp_path / "tiny.csv", arm="nope", seed=0, epochs=5)
+
+
+def test_a_run_shared_by_two_arms_is_listed_under_each_arm(tmp_path):
+    # "α = 1" re-uses the tuning run of popularity's α = 1 at seed 0 (same key); the journal
+    # names the arm that trained it, the results file must name the arm it stands for.
+    text = GRID + '\n[[arms]]\nlabel = "α = 1"\nsampler = "popularity"\nparams = {{ smoothing = 1.0, alpha = 1.0 }}\n'
+    grid = parse_grid(text.format(name="tiny"))
+    runner.run_grid(grid, results_dir=tmp_path, progress=False, threads=1)
+    journal = [json.loads(line) for line in (tmp_path / "tiny.cells.jsonl").read_text().splitlines()]
+    provenance = json.loads((tmp_path / "tiny.json").read_text())
+    fixed = [c for c in provenance["cells"] if c["arm"] == "α = 1"]
+    assert sorted(c["seed"] for c in fixed) == [0, 1]
+    shared = next(c for c in fixed if c["seed"] == 0)
+    assert {r["arm"] for r in journal if r["key"] == shared["key"]} == {"popularity"}
+    assert len(provenance["cells"]) == grid.n_final_cells()
