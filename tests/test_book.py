@@ -157,6 +157,10 @@ def test_status_page_reports_every_notebook(full_html):
         assert run.get("cached"), f"{run['notebook']}: outputs were not placed in the build cache"
     for path in notebooks:
         assert f"notebooks/{path.stem}" in status, "missing from the execution table"
+    # the experiments table names each grid's stopping rule, read from its grid file
+    from recneg.grid import load_grid
+    train = load_grid(ROOT / "experiments" / "case_ml100k_loo.toml").train
+    assert f"patience {train['patience']}, warm-up {train['min_epochs']}, at most {train['epochs']} epochs" in status
 
 
 @pytest.mark.slow

@@ -242,14 +242,21 @@ class ExperimentsDirective(SphinxDirective):
     required_arguments = 1
 
     def run(self):
+        from recneg.grid import load_grid
+
         folder = Path(self.env.srcdir) / self.arguments[0]
         grids = sorted((Path(self.env.srcdir) / "experiments").glob("*.toml"))
         rows = []
         for grid in grids:
             self.env.note_dependency(str(grid))
             record = folder / f"{grid.stem}.json"
+            # a reader should see which grids share a stopping rule (the case study moved
+            # from patience 10 to 30 grid by grid)
+            train = load_grid(grid).train
+            rule = (f"patience {train.get('patience') or '-'}, warm-up {train.get('min_epochs', 0)}, "
+                    f"at most {train['epochs']} epochs")
             if not record.is_file():
-                rows.append([grid.stem, "not run yet", "-", "-", "-", "-"])
+                rows.append([grid.stem, "not run yet", rule, "-", "-", "-", "-"])
                 continue
             self.env.note_dependency(str(record))
             p = json.loads(record.read_text())
@@ -258,12 +265,14 @@ class ExperimentsDirective(SphinxDirective):
             rows.append([
                 grid.stem,
                 f"{done['done']} of {done['total']} final runs" + (" (complete)" if p["complete"] else ""),
+                rule,
                 str(p["compute"]["cells_trained"]),
                 f"{p['compute']['cell_wall_seconds'] / 3600:.1f}",
                 str(flagged),
                 f"{p['commit'][:10]}, {p['updated_at'][:10]}",
             ])
-        header = ["Grid", "Final runs", "Runs trained", "Run time (h)", "Flagged runs", "Commit, updated"]
+        header = ["Grid", "Final runs", "Stopping rule", "Runs trained", "Run time (h)", "Flagged runs",
+                  "Commit, updated"]
         return [_table(header, rows)]
 
 
