@@ -228,6 +228,12 @@ class Grid:
     def n_final_cells(self) -> int:
         return len(self.settings) * len(self.losses) * len(self.arms) * len(self.seeds)
 
+    def stopping_rule(self, loss: LossVariant | None = None) -> dict:
+        """``{"patience", "warm-up", "epoch cap"}`` of the grid's runs, with ``loss``'s
+        overrides (an arm's own ``train`` table may override them further)."""
+        train = {**self.train, **(loss.options if loss is not None else {})}
+        return {"patience": train.get("patience"), "warm-up": train.get("min_epochs", 0), "epoch cap": train["epochs"]}
+
 
 def _require(table: Mapping, key: str, where: str, kind=None):
     if key not in table:

@@ -91,6 +91,45 @@ class Results:
         runs = self.frame.drop_duplicates("key")
         return runs[runs.flagged.astype(bool)][["setting", "sampler", "loss", "seed", "flags", "shown_as_failure"]]
 
+    def grid(self):
+        """The grid file this results file was written from (its config hash is checked on load)."""
+        return load_grid(_ROOT / self.provenance["config_file"])
+
+    def patience_replay(self, patiences: Sequence[int]) -> pd.DataFrame:
+        """Where each patience in ``patiences`` would have stopped every published run.
+
+        Replays :func:`recneg.training.replay_early_stopping` on the validation curve each
+        run recorded, with that run's warm-up. One row per run and patience: ``best`` and
+        ``stopped`` (epochs), ``same_checkpoint`` (the best epoch the grid kept), ``given_up``
+        (validation metric lost against the curve's best) and ``valid_best``. Empty when the
+        file was written before runs recorded their curves.
+        """
+        from .training import replay_early_stopping
+
+        grid = self.grid()
+        cells = self.provenance["cells"]
+        if not cells or any(not c.get("valid_curve") or None in c["valid_curve"] for c in cells):
+            return pd.DataFrame(columns=["setting", "arm", "loss", "seed", "patience", "best", "stopped",
+                                         "same_checkpoint", "given_up", "valid_best"])
+        # each run's own training options: an arm or a loss may override the grid's rule
+        settings, arms, losses = ({x.label: x for x in group} for group in (grid.settings, grid.arms, grid.losses))
+        trains = [grid.cell(settings[c["setting"]], arms[c["arm"]], losses[c["loss"]], c["params"], c["seed"]).train
+                  for c in cells]
+        shortest = min(int(train.get("patience") or 0) for train in trains)
+        if max(patiences) > shortest:
+            raise RecnegError(f"patience {max(patiences)} is longer than the grid's own ({shortest}): its runs "
+                              "stopped before such a patience would have; replay only shorter ones")
+        rows = []
+        for cell, train in zip(cells, trains):
+            curve = cell["valid_curve"]
+            for patience in patiences:
+                best, stopped = replay_early_stopping(curve, patience, train.get("min_epochs", 0))
+                rows.append({"setting": cell["setting"], "arm": cell["arm"], "loss": cell["loss"], "seed": cell["seed"],
+                             "patience": patience, "best": best, "stopped": stopped,
+                             "same_checkpoint": best == cell["best_epoch"], "given_up": max(curve) - curve[best - 1],
+                             "valid_best": max(curve)})
+        return pd.DataFrame(rows)
+
     def provenance_line(self) -> str:
         p = self.provenance
         compute = p.get("compute", {})

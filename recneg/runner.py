@@ -440,7 +440,7 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
                     "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                     "threads": sorted({r["threads"] for r in used}), "devices": sorted({r["device"] for r in used})},
         "versions": versions(), "settings": summaries, "most_popular_floor": floors, "selection": report,
-        "cells": [{k: r[k] for k in ("key", "setting", "arm", "loss", "params", "seed", "epochs_trained",
+        "cells": [{k: r[k] for k in ("key", "setting", "loss", "params", "seed", "epochs_trained",
                                        "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
                                        "commit", "finished_at", "threads", "device")}
                   # a run shared by two arms (an α arm and "α chosen on validation") is listed under

@@ -567,3 +567,40 @@ def test_a_run_shared_by_two_arms_is_listed_under_each_arm(tmp_path):
     shared = next(c for c in fixed if c["seed"] == 0)
     assert {r["arm"] for r in journal if r["key"] == shared["key"]} == {"popularity"}
     assert len(provenance["cells"]) == grid.n_final_cells()
+
+
+def test_patience_replay_reads_the_curves_of_a_results_file(grid_path, tmp_path):
+    text = (grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 3", "epochs = 15")
+            .replace("patience = 2", "patience = 4"))
+    config = tmp_path / "tiny.toml"
+    config.write_text(text)
+    runner.run_grid(config, results_dir=tmp_path, progress=False, threads=1)
+    results = load_results("tiny", results_dir=tmp_path, check=False)   # a toy grid's health is not tested here
+    assert results.grid().stopping_rule() == {"patience": 4, "warm-up": 0, "epoch cap": 15}
+    replay = results.patience_replay([1, 2, 4])
+    cells = pd.DataFrame(results.provenance["cells"]).set_index(["arm", "seed"])
+    assert len(replay) == 3 * len(cells) and (replay.given_up >= 0).all()
+    own = replay[replay.patience == 4].set_index(["arm", "seed"])
+    # the grid's own patience keeps every published checkpoint and stop
+    assert own.same_checkpoint.all() and (own.given_up == 0).all()
+    assert (own.stopped == cells.loc[own.index, "epochs_trained"]).all()
+    # a shorter patience never trains longer
+    for patience in (1, 2):
+        shorter = replay[replay.patience == patience].set_index(["arm", "seed"])
+        assert (shorter.stopped <= own.loc[shorter.index, "stopped"]).all()
+    with pytest.raises(RecnegError, match="patience 5 is longer than the grid's own"):
+        results.patience_replay([5])
+    # a file written before runs recorded their curves replays nothing
+    provenance = json.loads((tmp_path / "tiny.json").read_text())
+    for cell in provenance["cells"]:
+        cell.pop("valid_curve")
+    (tmp_path / "tiny.json").write_text(json.dumps(provenance))
+    assert load_results("tiny", results_dir=tmp_path, check=False).patience_replay([1]).empty
+
+
+def test_stopping_rule_takes_a_loss_variants_overrides():
+    text = GRID + '\n[[losses]]\nlabel = "bce"\n\n[[losses]]\nlabel = "patient"\npatience = 7\nmin_epochs = 2\n'
+    grid = parse_grid(text.format(name="tiny"))
+    base, patient = grid.losses
+    assert grid.stopping_rule() == grid.stopping_rule(base) == {"patience": 2, "warm-up": 0, "epoch cap": 3}
+    assert grid.stopping_rule(patient) == {"patience": 7, "warm-up": 2, "epoch cap": 3}

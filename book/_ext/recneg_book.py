@@ -252,9 +252,8 @@ class ExperimentsDirective(SphinxDirective):
             record = folder / f"{grid.stem}.json"
             # a reader should see which grids share a stopping rule (the case study moved
             # from patience 10 to 30 grid by grid)
-            train = load_grid(grid).train
-            rule = (f"patience {train.get('patience') or '-'}, warm-up {train.get('min_epochs', 0)}, "
-                    f"at most {train['epochs']} epochs")
+            rule = load_grid(grid).stopping_rule()
+            rule = f"patience {rule['patience'] or '-'}, warm-up {rule['warm-up']}, at most {rule['epoch cap']} epochs"
             if not record.is_file():
                 rows.append([grid.stem, "not run yet", rule, "-", "-", "-", "-"])
                 continue
