@@ -47,6 +47,14 @@ def _fmt(values: np.ndarray) -> str:
     return np.array2string(np.asarray(values, dtype=np.float64), precision=4, suppress_small=True)
 
 
+def _worst(got: np.ndarray, reference: np.ndarray) -> str:
+    """Where ``got`` is furthest from ``reference`` and in which direction, without the value."""
+    error = np.abs(got - reference)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), got.shape))
+    shown = where[0] if len(where) == 1 else where
+    return f"index {shown}, is {'too high' if got[where] > reference[where] else 'too low'}"
+
+
 # -- REINFORCE gradient ----------------------------------------------------------------------
 _GRADIENT_CASES = [
     # logits, tau, item, reward, baseline
@@ -119,8 +127,10 @@ def check_reinforce_gradient(reinforce_gradient) -> None:
             fail(f"{where}, whose entries sum to {total:.4g}.",
                  hint="The gradient of a log-softmax with respect to its logits always sums to zero: "
                       "raising every logit by the same amount changes no probability.")
-        fail(f"{where}; expected {_fmt(expected)}.",
-             hint="Write log p_τ(j) = g_j/τ − log Σ_i exp(g_i/τ) and differentiate each term.")
+        worst = _worst(got, expected)
+        fail(f"{where}, which is not the gradient; the entry with the largest error, {worst}.",
+             hint="Write log p_τ(j) as the drawn item's scaled logit minus the log-normaliser, and "
+                  "differentiate each term with respect to every logit.")
     passed("ex-adversarial-reinforce",
            "(r − b)·(e_j − p_τ)/τ: the drawn item's logit goes up, every other logit down in "
            "proportion to its probability")
@@ -177,8 +187,10 @@ def check_estimator_moments(estimator_moments) -> None:
             if _close(mean, grads.mean(axis=0)):
                 fail(f"{where}, your mean {_fmt(mean)} averages the n possible gradients with equal "
                      "weights.", hint="Weight the gradient of item j by the probability p_j of drawing it.")
-            fail(f"{where}, your mean is {_fmt(mean)}; expected {_fmt(ref_mean)}.",
-                 hint="E[ĝ] = Σ_j p_j (r_j − b)(e_j − p).")
+            worst = _worst(mean, ref_mean)
+            fail(f"{where}, your mean {_fmt(mean)} is not E[ĝ]; the entry with the largest error, {worst}.",
+                 hint="Average the n possible values of ĝ, each weighted by the probability of drawing "
+                      "its item.")
         second = ref_var + float(ref_mean @ ref_mean)
         if not math.isclose(variance, ref_var, rel_tol=1e-6, abs_tol=1e-9):
             if math.isclose(variance, second, rel_tol=1e-6, abs_tol=1e-9):
@@ -190,8 +202,10 @@ def check_estimator_moments(estimator_moments) -> None:
             if math.isclose(variance, float(((grads - ref_mean) ** 2).sum(axis=1).mean()), rel_tol=1e-6):
                 fail(f"{where}, your variance {variance:.6g} averages over the items with equal weights.",
                      hint="Weight item j's squared deviation by p_j.")
-            fail(f"{where}, your variance is {variance:.6g}; expected {ref_var:.6g}.",
-                 hint="Var = Σ_j p_j ‖ĝ_j − E[ĝ]‖² with ĝ_j = (r_j − b)(e_j − p).")
+            direction = "too high" if variance > ref_var else "too low"
+            fail(f"{where}, your variance {variance:.6g} is {direction}.",
+                 hint="The variance is the probability-weighted average of the squared distance of each "
+                      "possible ĝ from E[ĝ].")
     passed("ex-adversarial-baseline",
            "the baseline leaves E[ĝ] unchanged and changes only the variance")
 
@@ -241,8 +255,10 @@ def check_softmax_entropy(softmax_entropy) -> None:
         if tau != 1.0 and _close(got, _reference_entropy(_ENTROPY_LOGITS * tau, 1.0), 1e-5):
             fail(f"{where}, which are the entropies at temperature 1/τ.",
                  hint="Divide the logits by τ; do not multiply them.")
-        fail(f"{where}; expected {_fmt(expected)}.",
-             hint="p = softmax(logits / τ) over the last axis, then H = −Σ p log p.")
+        worst = _worst(got, expected)
+        fail(f"{where}, which are not the entropies; the row with the largest error, {worst}.",
+             hint="Take the softmax of the scaled logits along the items (the last axis), then the "
+                  "entropy of each row.")
     passed("ex-adversarial-temperature",
            "the entropy rises with τ, from 0 (all mass on one item) towards log n (uniform over the n items)")
 
@@ -281,11 +297,14 @@ def check_best_response(best_response) -> None:
             fail(f"{where}: their norms are r·‖e_u‖ = {_fmt(got_norms)}, outside the ball.",
                  hint="Divide by ‖e_u‖ first: only the direction of e_u matters.")
         if np.all(got_norms <= radius * (1 + 1e-6)) and np.all((got * users).sum(1) > 0):
-            fail(f"{where}: inside the ball, but not the best point. Scores "
-                 f"{_fmt((got * users).sum(1))}, best {_fmt(radius * norms[:, 0])}.",
+            fail(f"{where}: inside the ball, but not the best point: another point of the ball "
+                 "scores higher for at least one user.",
                  hint="By Cauchy–Schwarz <e_u, v> ≤ ‖e_u‖·‖v‖ ≤ r‖e_u‖, with equality when v is "
                       "parallel to e_u and has norm r.")
-        fail(f"{where}; expected {_fmt(expected)}.", hint="v = r · e_u / ‖e_u‖, row by row.")
+        worst = _worst(got, expected)
+        fail(f"{where}, which are not the best responses; the entry with the largest error, {worst}.",
+             hint="Only the direction of e_u matters for the best point, and it lies on the ball's "
+                  "boundary.")
     passed("ex-adversarial-best-response",
            "against a frozen recommender the best synthetic negative is r · e_u/‖e_u‖, whatever the noise")
 

@@ -55,7 +55,8 @@ def check_self_adversarial(self_adversarial) -> None:
             raise ExerciseCheckFailed(f"Each row of your weights sums to 1 (τ = {tau}); they should sum to k = 4.",
                                       hint="Multiply the softmax by the number of negatives per row.")
         if not np.allclose(value[1], 1.0, atol=1e-4):
-            raise ExerciseCheckFailed(f"Equal scores should give weight 1 each; your row 1 is {np.round(value[1], 4)}.",
+            raise ExerciseCheckFailed(f"Row 1 has four equal scores, so its weights should be equal and sum "
+                                      f"to k = 4; yours are {np.round(value[1], 4)}.",
                                       hint="Take the softmax over the last axis (dim=-1), not over the batch.")
         check_close(value, expected.numpy(), name=f"weights at τ = {tau}", rtol=1e-4, atol=1e-5,
                     hint="Divide the scores by τ before the softmax (a higher τ flattens the weights).")

@@ -74,7 +74,7 @@ def check_es_sample(es_sample) -> None:
             expect(drawn.shape == (2,),
                    f"Your es_sample(weights, 2, rng) returned shape {drawn.shape}; expected (2,): "
                    "k indices, smallest key first.",
-                   hint="Return np.argsort(keys)[:k], not the keys or a boolean mask.")
+                   hint="Return the indices of the k smallest keys, not the keys or a boolean mask.")
             expect(np.issubdtype(drawn.dtype, np.integer),
                    f"Your es_sample returned {drawn.dtype} values; return integer indices into weights.",
                    hint="np.argsort gives integer positions; return those, not the keys.")
@@ -160,7 +160,8 @@ def check_stream_budget(stream_budget) -> None:
             fail(f"Your stream_budget({r}, {k}, {delta:g}) is {m} = ceil(k / r), the draws needed on "
                  f"AVERAGE: with it a group falls short of {k} negatives with probability "
                  f"{shortfall:.2g}, far above delta = {delta:g}.",
-                 hint="Search for the smallest m with scipy.stats.binom.cdf(k - 1, m, r) <= delta.")
+                 hint="The budget bounds the probability of a shortfall, not the mean: search over m for the "
+                      "first one whose probability of fewer than k successes is at most delta.")
         if m < want:
             fail(f"Your stream_budget({r}, {k}, {delta:g}) is {m}: with {m} draws a group finds fewer "
                  f"than {k} negatives with probability {shortfall:.2g} > delta = {delta:g}.",
