@@ -100,7 +100,7 @@ def test_ahns_dns_named():
 
 def test_ahns_missing_alpha_named():
     fails_with(ex.check_ahns_select, lambda s, c, a, b, p: ahns_reference(s, c, 0.0, b, p),
-               "without the shift α")
+               "without the shift a")
 
 
 def test_ahns_exponent_p_named():
@@ -128,7 +128,7 @@ def test_oracle_reference_passes(capsys):
 
 @pytest.mark.parametrize("wrong, fragment", [
     (lambda f, M: f ** M, "every"),
-    (lambda f, M: f * M, "f·M"),
+    (lambda f, M: f * M, "φ·M"),
     (lambda f, M: f, "uniform sampler's rate"),
     (lambda f, M: 1 - (1 - f) ** (M - 1), "differ from the reference"),
 ])

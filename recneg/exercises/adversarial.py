@@ -4,7 +4,7 @@ The exercises work with the generator of IRGAN in miniature: a softmax over a ha
 items with temperature ``τ``, ``p_τ(j) = exp(g_j / τ) / Σ_i exp(g_i / τ)``.
 
 * :func:`check_reinforce_gradient` (``ex-adversarial-reinforce``): the REINFORCE
-  gradient ``(r − b) ∇_g log p_τ(j)`` of one drawn item, by hand;
+  gradient ``(R − b) ∇_g log p_τ(j)`` of one drawn item, by hand;
 * :func:`check_estimator_moments` (``ex-adversarial-baseline``): the exact mean and
   variance of the REINFORCE estimator, which show that a baseline leaves the expected
   gradient unchanged and can shrink its variance;
@@ -77,9 +77,9 @@ def _diagnose_gradient(got: np.ndarray, logits, tau, item, reward, baseline) -> 
     advantage = reward - baseline
     expected = advantage * (onehot - p) / tau
     if _close(got, -expected):
-        return ("The sign is flipped: you returned the gradient of the loss −(r − b)·log p_τ(j). "
+        return ("The sign is flipped: you returned the gradient of the loss −(R − b)·log p_τ(j). "
                 "The exercise asks for the direction that increases the expected reward, "
-                "(r − b)·∇_g log p_τ(j).")
+                "(R − b)·∇_g log p_τ(j).")
     if tau != 1.0 and _close(got, expected * tau):
         return ("You left out the factor 1/τ: the logits enter the softmax divided by τ, so the "
                 "chain rule multiplies the gradient by 1/τ.")
@@ -93,7 +93,7 @@ def _diagnose_gradient(got: np.ndarray, logits, tau, item, reward, baseline) -> 
         return ("You differentiated only the drawn item's logit. log p_τ(j) = g_j/τ − log Σ_i exp(g_i/τ): "
                 "the log-normaliser contributes −p_τ(i)/τ to every coordinate.")
     if baseline != 0.0 and _close(got, reward * (onehot - p) / tau):
-        return "You ignored the baseline: the advantage is r − b, not r."
+        return "You ignored the baseline: the advantage is R − b, not R."
     if _close(got, advantage * p[item] * (onehot - p) / tau):
         return ("You differentiated p_τ(j) instead of log p_τ(j): REINFORCE multiplies the reward by "
                 "∇ log p = ∇p / p, which is why it needs no knowledge of the other items' rewards.")
@@ -132,7 +132,7 @@ def check_reinforce_gradient(reinforce_gradient) -> None:
              hint="Write log p_τ(j) as the drawn item's scaled logit minus the log-normaliser, and "
                   "differentiate each term with respect to every logit.")
     passed("ex-adversarial-reinforce",
-           "(r − b)·(e_j − p_τ)/τ: the drawn item's logit goes up, every other logit down in "
+           "(R − b)·(e_j − p_τ)/τ: the drawn item's logit goes up, every other logit down in "
            "proportion to its probability")
 
 
@@ -158,7 +158,7 @@ def check_estimator_moments(estimator_moments) -> None:
     """Exercise ``ex-adversarial-baseline``: exact mean and variance of REINFORCE.
 
     ``estimator_moments(logits, rewards, baseline)`` must return ``(mean, variance)`` of
-    the estimator ``ĝ = (r_j − b)(e_j − p)`` for ``j ~ p = softmax(logits)``: ``mean``
+    the estimator ``ĝ = (R_j − b)(e_j − p)`` for ``j ~ p = softmax(logits)``: ``mean``
     the vector ``E[ĝ]`` (shape ``(n,)``), ``variance`` the number ``E‖ĝ − E[ĝ]‖²``.
     """
     check_signature(estimator_moments, ["logits", "rewards", "baseline"], name="estimator_moments")
@@ -198,7 +198,7 @@ def check_estimator_moments(estimator_moments) -> None:
                      hint="Subtract ‖E[ĝ]‖²: Var = E‖ĝ‖² − ‖E[ĝ]‖².")
             if baseline and math.isclose(variance, _reference_moments(logits, rewards, 0.0)[1], rel_tol=1e-6):
                 fail(f"{where}, your variance {variance:.6g} is the variance without a baseline.",
-                     hint="Use the advantage r_j − b in ĝ_j = (r_j − b)(e_j − p).")
+                     hint="Use the advantage R_j − b in ĝ_j = (R_j − b)(e_j − p).")
             if math.isclose(variance, float(((grads - ref_mean) ** 2).sum(axis=1).mean()), rel_tol=1e-6):
                 fail(f"{where}, your variance {variance:.6g} averages over the items with equal weights.",
                      hint="Weight item j's squared deviation by p_j.")
@@ -269,12 +269,12 @@ _RESPONSE_RADII = (1.0, 2.5)
 
 
 def check_best_response(best_response) -> None:
-    """Exercise ``ex-adversarial-best-response``: the point of the ball of radius ``r``
+    """Exercise ``ex-adversarial-best-response``: the point of the ball of radius ``ρ``
     that a frozen recommender scores highest for each user.
 
     ``best_response(user_vectors, radius)`` receives a ``(B, d)`` array of (non-zero)
     user vectors and a radius and must return the ``(B, d)`` synthetic negatives
-    ``argmax_{‖v‖ ≤ r} <e_u, v> = r · e_u / ‖e_u‖``.
+    ``argmax_{‖v‖ ≤ ρ} <e_u, v> = ρ · e_u / ‖e_u‖``.
     """
     check_signature(best_response, ["user_vectors", "radius"], name="best_response")
     for radius in _RESPONSE_RADII:
@@ -292,14 +292,14 @@ def check_best_response(best_response) -> None:
             fail(f"{where}: they point away from the users.",
                  hint="That point minimises the score <e_u, v>; the generator wants to maximise it.")
         if _close(got, users / norms, 1e-6):
-            fail(f"{where}: their norm is 1, not the radius.", hint="Scale the unit vector by r.")
+            fail(f"{where}: their norm is 1, not the radius.", hint="Scale the unit vector by the radius ρ.")
         if _close(got, radius * users, 1e-6):
-            fail(f"{where}: their norms are r·‖e_u‖ = {_fmt(got_norms)}, outside the ball.",
+            fail(f"{where}: their norms are ρ·‖e_u‖ = {_fmt(got_norms)}, outside the ball.",
                  hint="Divide by ‖e_u‖ first: only the direction of e_u matters.")
         if np.all(got_norms <= radius * (1 + 1e-6)) and np.all((got * users).sum(1) > 0):
             fail(f"{where}: inside the ball, but not the best point: another point of the ball "
                  "scores higher for at least one user.",
-                 hint="By Cauchy–Schwarz <e_u, v> ≤ ‖e_u‖·‖v‖ ≤ r‖e_u‖, with equality when v is "
+                 hint="By Cauchy–Schwarz <e_u, v> ≤ ‖e_u‖·‖v‖ ≤ ρ‖e_u‖, with equality when v is "
                       "parallel to e_u and has norm r.")
         worst = _worst(got, expected)
         fail(f"{where}, which are not the best responses; the entry with the largest error, {worst}.",

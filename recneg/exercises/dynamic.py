@@ -3,7 +3,7 @@
 Every check calls the reader's function on small fixed inputs (fixed seeds) and compares
 the result with a reference computed here; a typical mistake gets a message that names
 it (keeping the *easiest* candidates, returning pool positions instead of item ids,
-forgetting the shift ``α`` of AHNS, a sample instead of a population standard deviation).
+forgetting the shift ``a`` of AHNS, a sample instead of a population standard deviation).
 
 >>> import torch
 >>> check_dns_select(lambda cand, scores, k: cand.gather(1, scores.topk(k, dim=1).indices))
@@ -81,7 +81,8 @@ def check_ahns_select(answer) -> None:
     """Exercise ex-dynamic-ahns:
     ``answer(pos_scores (B,), cand_scores (B, M), alpha, beta, p) -> (B,)`` positions.
 
-    ``argmin_j | s(u, j) − β · (s(u, i⁺) + α)^(p + 1) |`` per row.
+    ``argmin_j | s(u, j) − μ · (s(u, i⁺) + a)^(p + 1) |`` per row (the book's shift ``a`` and
+    scale ``μ`` are the arguments ``alpha`` and ``beta``, as in the AHNS paper).
     """
     check_signature(answer, ["pos_scores", "cand_scores", "alpha", "beta", "p"], name="ahns_select")
     rng = np.random.default_rng(11)
@@ -97,20 +98,20 @@ def check_ahns_select(answer) -> None:
                       hint="Return the position (0..M-1) of one candidate per row.")
     expected = _ahns_reference(pos, cand, alpha, beta, p)
     if np.array_equal(got, expected):
-        passed("ex-dynamic-ahns", "your negatives track the target β·(s⁺ + α)^(p+1): the higher "
+        passed("ex-dynamic-ahns", "your negatives track the target μ·(s⁺ + a)^(p+1): the higher "
                                   "the positive's score, the easier the negative")
         return
     if np.array_equal(got, cand.argmax(1)):
         fail("You picked the highest-scoring candidate of every row: that is DNS, whatever "
              "the positive's score.",
              hint="AHNS picks the candidate whose score is *closest* to the target "
-                  "β·(s⁺ + α)^(p+1): argmin of the absolute difference.")
+                  "μ·(s⁺ + a)^(p+1): argmin of the absolute difference.")
     if np.array_equal(got, _ahns_reference(pos, cand, 0.0, beta, p)):
-        fail("Your choice matches a target without the shift α: β·(s⁺)^(p+1).",
+        fail("Your choice matches a target without the shift a (`alpha`): μ·(s⁺)^(p+1).",
              hint="Add alpha to the positive's score before raising it to the power p + 1.")
     if np.array_equal(got, _ahns_reference(pos, cand, alpha, beta, p - 1.0)):
         fail("Your choice matches the exponent p instead of p + 1.",
-             hint="The target is β·(s⁺ + α)^(p+1).")
+             hint="The target is μ·(s⁺ + a)^(p+1).")
     if np.array_equal(got, np.argmin(cand - (beta * np.power(pos + alpha, p + 1.0))[:, None], axis=1)):
         fail("You took the smallest signed difference, which picks the lowest score, not the "
              "closest one.", hint="Take the absolute value of the difference before argmin.")
@@ -126,29 +127,29 @@ def check_ahns_select(answer) -> None:
 
 
 def check_oracle_dns_fnr(answer) -> None:
-    """Exercise ex-dynamic-oracle: ``answer(f, M) -> P(DNS returns a false negative)``.
+    """Exercise ex-dynamic-oracle: ``answer(phi, M) -> P(DNS returns a false negative)``.
 
     With a perfect model, DNS over ``M`` uniform draws (with replacement) from the
     unlabelled items returns a false negative whenever at least one draw is one:
-    ``1 − (1 − f)^M``. Vectorised over ``f`` and ``M``.
+    ``1 − (1 − φ)^M``, with ``φ`` the share of liked items. Vectorised over ``phi`` and ``M``.
     """
-    check_signature(answer, ["f", "M"], name="oracle_dns_fnr")
+    check_signature(answer, ["phi", "M"], name="oracle_dns_fnr")
     f = np.array([0.0, 0.05, 0.19, 0.19, 0.5, 1.0])
     m = np.array([8, 8, 1, 16, 4, 3])
     expected = 1.0 - (1.0 - f) ** m
     got = call_answer(answer, f, m, name="oracle_dns_fnr")
     got = check_shape(got, f.shape, name="result",
-                      hint="Work elementwise on the arrays f and M (NumPy broadcasting), no loop needed.")
+                      hint="Work elementwise on the arrays phi and M (NumPy broadcasting), no loop needed.")
     if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
         passed("ex-dynamic-oracle", "a perfect scorer turns DNS into a false-negative finder: "
-                                    "1 − (1 − f)^M grows quickly with the pool")
+                                    "1 − (1 − φ)^M grows quickly with the pool")
         return
     if np.allclose(got, f ** m):
-        fail("f^M is the probability that *every* draw is a false negative.",
+        fail("φ^M is the probability that *every* draw is a false negative.",
              hint="DNS returns a false negative as soon as *one* of the M draws is one: take "
                   "the complement of 'none is'.")
     if np.allclose(got, np.minimum(f * m, 1.0)) or np.allclose(got, f * m):
-        fail("f·M adds the probabilities of the draws, which counts overlaps twice (and exceeds "
+        fail("φ·M adds the probabilities of the draws, which counts overlaps twice (and exceeds "
              "1 for large pools).", hint="Use the complement: 1 − P(no draw is a false negative).")
     if np.allclose(got, f):
         fail("That is the uniform sampler's rate (M = 1); with a perfect model the pool matters.",
@@ -218,7 +219,7 @@ def check_prediction(prediction, fnr_change, fnr) -> None:
     one_seed = float(first["DNS"] - first["uniform"]) if fnr["seed"].nunique() > 1 else None
     check_difference(
         value, dns, uniform, name="change", exercise="ex-dynamic-predict",
-        detail="now compare it with your prediction, and with the bound 1 - (1 - f)^M of "
+        detail="now compare it with your prediction, and with the bound 1 - (1 - φ)^M of "
                "ex-dynamic-oracle.",
         order="DNS minus uniform.",
         what="the mean false-negative rate of DNS minus that of the uniform sampler",
