@@ -372,6 +372,8 @@ _CHAPTER_MODULES = sorted(p.stem for p in (ROOT / "recneg" / "exercises").glob("
 _REFERENCE_PREFIXES = ("expected", "want", "ref", "right", "answer_key", "solution")
 #: What a message may say about a reference without giving it away: its shape or size.
 _SHAPE_ONLY = {"shape", "size", "ndim", "dtype"}
+#: Helpers that describe an answer against a reference by direction or position only.
+_DESCRIBERS = {"_direction", "_worst", "len"}
 
 
 def _failure_messages(tree: ast.AST):
@@ -389,8 +391,9 @@ def _reference_names(expression: ast.AST) -> set[str]:
     """Names of reference values used in ``expression`` other than through their shape."""
     shape_only = {id(node.value) for node in ast.walk(expression)
                   if isinstance(node, ast.Attribute) and node.attr in _SHAPE_ONLY}
-    shape_only |= {id(node.args[0]) for node in ast.walk(expression)
-                   if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "len" and node.args}
+    shape_only |= {id(name) for node in ast.walk(expression)
+                   if isinstance(node, ast.Call) and getattr(node.func, "id", None) in _DESCRIBERS
+                   for argument in node.args for name in ast.walk(argument)}
     return {node.id for node in ast.walk(expression)
             if isinstance(node, ast.Name) and node.id.startswith(_REFERENCE_PREFIXES)
             and id(node) not in shape_only}
@@ -412,6 +415,8 @@ def test_the_leak_detector_finds_a_formatted_reference():
     assert reference_leaks('fail(f"row 0 is {got[0]}, whose items are {expected[0].tolist()}.")')
     assert not reference_leaks('fail(f"you returned {got.size} items instead of {want.size}.")')
     assert not reference_leaks('fail(f"{len(expected)} rows, your {got}.")')
+    assert not reference_leaks('fail(f"Your p is {_direction(p, want_p)}.")')
+    assert reference_leaks('fail(f"Your p is {p}, not {round(want_p, 3)}.")')
 
 
 @pytest.mark.parametrize("module", _CHAPTER_MODULES)
