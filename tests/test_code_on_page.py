@@ -88,3 +88,18 @@ def test_markers_resolve_to_the_marked_region(tmp_path):
     lines = included_lines(page, "m.py", {"pyobject": "f", "start-after": "book: core",
                                           "end-before": "end book: core"})
     assert [line.strip() for line in lines] == ["y = x + 1"]
+
+
+@pytest.mark.parametrize("page, target, options", [p for p in _includes() if "pyobject" in p.values[2]])
+def test_no_page_includes_a_whole_class_with_its_docstring(page, target, options):
+    """A class is shown by the method or the marked region that carries the idea (issue #12)."""
+    source = (page.parent / target).resolve().read_text()
+    nodes, node = ast.parse(source).body, None
+    for part in options["pyobject"].split("."):
+        node = next(n for n in nodes if getattr(n, "name", None) == part)
+        nodes = getattr(node, "body", [])
+    whole_class = isinstance(node, ast.ClassDef) and ast.get_docstring(node)
+    narrowed = any(key in options for key in ("start-after", "end-before", "lines"))
+    assert not whole_class or narrowed, (
+        f"{page.name} includes the whole class {options['pyobject']} with its docstring; include a method "
+        "or a marked region")

@@ -77,13 +77,14 @@ def test_check_shape_names_both_shapes_and_accepts_wildcards():
     assert error.message == "Your scores has shape (4, 7); expected (4, 10)."
 
 
-def test_check_close_points_at_the_largest_error():
+def test_check_close_points_at_the_largest_error_without_the_reference():
     got = np.array([[0.1, 0.2], [0.3, 0.9]])
     want = np.array([[0.1, 0.25], [0.3, 0.4]])
     error = failure(check_close, got, want, name="probabilities", rtol=1e-6)
     assert "index (1, 1)" in error.message
-    assert "you have 0.9, the reference has 0.4" in error.message
+    assert "your 0.9 is too high" in error.message
     assert "2 of 4 entries" in error.message
+    assert "0.4" not in error.message and "0.25" not in error.message
 
 
 def test_check_close_accepts_values_within_tolerance():
@@ -97,16 +98,75 @@ def test_check_close_reports_nan_with_a_hint():
     assert "log of zero" in error.hint
 
 
-def test_check_close_reports_a_wrong_scalar():
-    error = failure(check_close, 0.4, 0.004, name="probability", rtol=1e-6)
-    assert error.message.startswith("Your probability is 0.4; expected 0.004")
+def test_check_close_reports_a_wrong_scalar_by_direction():
+    error = failure(check_close, 0.5, 0.0673764, name="probability", rtol=1e-6)
+    assert error.message.startswith("Your probability is 0.5, too high")
+    assert "0.067" not in error.message
+    assert "too low" in failure(check_close, 0.01, 0.0673764, name="probability").message
+
+
+@pytest.mark.parametrize("got, want, kind", [
+    (-0.0673764, 0.0673764, "wrong sign"),
+    ([-0.5, 0.25, -0.125], [0.5, -0.25, 0.125], "wrong sign"),
+    (6.737, 0.06737, "factor of 100"),
+    ([4, 6, 8], [3, 5, 7], "one too high, an off-by-one"),
+    ([2, 4, 6], [3, 5, 7], "one too low, an off-by-one"),
+    ([0.2, 0.5, 0.3], [0.5, 0.3, 0.2], "wrong order"),
+    ([0.0, 0.5, 0.3, 0.2], [0.5, 0.3, 0.2, 0.7], "shifted by one position"),
+    ([0.0, 1.0, 0.6, 0.4], [0.0, 0.5, 0.3, 0.2], "constant factor"),
+    ([0.6, 0.4, 0.3], [0.5, 0.3, 0.2], "plus a constant"),
+])
+def test_check_close_names_the_kind_of_mistake(got, want, kind):
+    error = failure(check_close, got, want, name="values", rtol=1e-6)
+    assert kind in error.message, error.message
+
+
+#: Reference values with several significant digits, as a failure could print them.
+_REFERENCES = [0.0673764, 9.79136, [0.61803, 0.2719, 0.11007], [[0.6, 0.8], [-1.0, 0.0]],
+               [17, 41, 4], 0.004]
+
+
+def _shown(value) -> list[str]:
+    """The ways a failure message could show the reference ``value`` (or one of its entries)."""
+    entries = np.asarray(value, dtype=np.float64).reshape(-1)
+    forms = {str(value), repr(value), str(np.asarray(value))}
+    for entry in entries:
+        digits = len(f"{abs(entry):.6g}".replace(".", "").lstrip("0").split("e")[0])
+        if digits < 3 or abs(entry) < 1e-3:
+            continue  # too short to tell from an index, a count or an input of the exercise
+        forms |= {f"{entry:.6g}", f"{entry:.4g}", f"{entry:.3f}", str(entry)}
+    return sorted(forms)
+
+
+@pytest.mark.parametrize("helper", [check_close, check_equal])
+@pytest.mark.parametrize("reference", _REFERENCES, ids=str)
+@pytest.mark.parametrize("mistake", ["higher", "lower", "sign", "plus one", "zeros"])
+def test_value_helpers_never_show_the_reference(helper, reference, mistake):
+    want = np.asarray(reference, dtype=np.float64)
+    got = {"higher": want * 1.5 + 0.3, "lower": want * 0.5 - 0.3, "sign": -want,
+           "plus one": want + 1, "zeros": np.zeros_like(want)}[mistake]
+    message = str(failure(helper, got, want, name="answer"))
+    # The answer itself may be shown: when it is the reference with its sign flipped, the
+    # message names the mistake and the digits are the reader's own.
+    for form in set(_shown(reference)) - set(_shown(got)) - {s.lstrip("-") for s in _shown(got)}:
+        assert form not in message, (form, message)
+
+
+def test_check_distribution_never_shows_the_expected_count():
+    probs = np.array([0.0, 0.5, 0.3, 0.2])
+    draws = np.random.default_rng(0).choice(4, size=5_000, p=[0.0, 0.2, 0.3, 0.5])
+    message = str(failure(check_distribution, draws, probs))
+    assert "item 3" in message and "more often" in message
+    for expected_count in ("1000", "1500", "2500", "±"):
+        assert expected_count not in message, message
 
 
 def test_check_equal_finds_the_first_difference():
     error = failure(check_equal, [3, 1, 2, 9], [3, 1, 4, 8], name="ranks")
     assert "at index (2,)" in error.message and "2 of 4 entries" in error.message
     check_equal("full", "full")
-    assert "expected 'full'" in failure(check_equal, "sampled", "full", name="protocol").message
+    protocol = failure(check_equal, "sampled", "full", name="protocol").message
+    assert "'sampled'" in protocol and "full" not in protocol
 
 
 def test_check_item_ids_flags_padding_and_out_of_range_ids():
@@ -305,8 +365,15 @@ def test_final_check_call(source, expected):
 # -- chapter checks never print the reference value --------------------------------------
 import ast  # noqa: E402
 
-_NO_ANSWER_MODULES = ["tour", "evaluation", "models_and_losses", "false_negatives", "static"]
-_REFERENCE_NAMES = {"expected", "want", "reference", "right", "answer_key"}
+#: Every chapter's check module: a new chapter's module is covered without editing this list.
+_CHAPTER_MODULES = sorted(p.stem for p in (ROOT / "recneg" / "exercises").glob("*.py")
+                          if not p.stem.startswith("_"))
+#: Names a check binds to a reference value (``expected``, ``ref_mean``, ``want`` ...).
+_REFERENCE_PREFIXES = ("expected", "want", "ref", "right", "answer_key", "solution")
+#: What a message may say about a reference without giving it away: its shape or size.
+_SHAPE_ONLY = {"shape", "size", "ndim", "dtype"}
+#: Helpers that describe an answer against a reference by direction or position only.
+_DESCRIBERS = {"_direction", "_worst", "len"}
 
 
 def _failure_messages(tree: ast.AST):
@@ -320,15 +387,128 @@ def _failure_messages(tree: ast.AST):
                         yield node.lineno, part
 
 
-@pytest.mark.parametrize("module", _NO_ANSWER_MODULES)
+def _reference_names(expression: ast.AST) -> set[str]:
+    """Names of reference values used in ``expression`` other than through their shape."""
+    shape_only = {id(node.value) for node in ast.walk(expression)
+                  if isinstance(node, ast.Attribute) and node.attr in _SHAPE_ONLY}
+    shape_only |= {id(name) for node in ast.walk(expression)
+                   if isinstance(node, ast.Call) and getattr(node.func, "id", None) in _DESCRIBERS
+                   for argument in node.args for name in ast.walk(argument)}
+    return {node.id for node in ast.walk(expression)
+            if isinstance(node, ast.Name) and node.id.startswith(_REFERENCE_PREFIXES)
+            and id(node) not in shape_only}
+
+
+def reference_leaks(source: str) -> list[tuple[int, list[str]]]:
+    """Lines where a failure message formats a reference value."""
+    leaks = []
+    for line, fstring in _failure_messages(ast.parse(source)):
+        names = set().union(*(_reference_names(v.value) for v in fstring.values
+                              if isinstance(v, ast.FormattedValue)))
+        if names:
+            leaks.append((line, sorted(names)))
+    return leaks
+
+
+def test_the_leak_detector_finds_a_formatted_reference():
+    assert reference_leaks('fail(f"Your mean is {m}; expected {_fmt(ref_mean)}.")') == [(1, ["ref_mean"])]
+    assert reference_leaks('fail(f"row 0 is {got[0]}, whose items are {expected[0].tolist()}.")')
+    assert not reference_leaks('fail(f"you returned {got.size} items instead of {want.size}.")')
+    assert not reference_leaks('fail(f"{len(expected)} rows, your {got}.")')
+    assert not reference_leaks('fail(f"Your p is {_direction(p, want_p)}.")')
+    assert reference_leaks('fail(f"Your p is {p}, not {round(want_p, 3)}.")')
+
+
+@pytest.mark.parametrize("module", _CHAPTER_MODULES)
 def test_chapter_checks_never_format_the_reference_into_a_failure(module):
     path = ROOT / "recneg" / "exercises" / f"{module}.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    leaks = []
-    for line, fstring in _failure_messages(tree):
-        names = {n.id for v in fstring.values if isinstance(v, ast.FormattedValue)
-                 for n in ast.walk(v.value) if isinstance(n, ast.Name)}
-        if names & _REFERENCE_NAMES:
-            leaks.append((line, sorted(names & _REFERENCE_NAMES)))
+    source = path.read_text(encoding="utf-8")
+    leaks = reference_leaks(source)
     assert not leaks, f"{module}.py formats the reference value into a failure message: {leaks}"
-    assert "raise ExerciseCheckFailed(f\"Expected" not in path.read_text(encoding="utf-8")
+    assert "raise ExerciseCheckFailed(f\"Expected" not in source
+
+
+def test_every_chapter_module_is_covered():
+    chapters = {p.stem.split("_", 1)[1] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert chapters <= set(_CHAPTER_MODULES)
+
+
+# -- ... and a wrong answer does not get the reference back, in any chapter -------------------
+def _wrong_answers():
+    """(check, wrong answer, the reference values the check compares it with), per module.
+
+    One case per check that compares with a computed reference; each wrong answer falls
+    through every typed mistake to the check's last, generic failure, where a leak would be.
+    """
+    from recneg.exercises import adversarial, comparison, dynamic, evaluation, knowledge, reweighting, scale
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    weights = rng.gamma(2.0, 0.5, size=(40, 10))
+    is_false = rng.random((40, 10)) < 0.2
+    weights[is_false] *= 0.3
+    f = np.array([0.0, 0.05, 0.19, 0.19, 0.5, 1.0])
+    m = np.array([8, 8, 1, 16, 4, 3])
+    history = torch.randn(4, 6, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64).cumsum(-1)
+    candidates, scores, k = dynamic._dns_inputs()
+    top = np.take_along_axis(candidates.numpy(), np.argsort(-scores.numpy(), axis=1)[:, :k], axis=1)
+    s = np.linspace(-3.0, 5.0, 17)
+    vectors = knowledge._toy_vectors()
+    users = adversarial._RESPONSE_USERS
+    counts = np.array([0, 50, 30, 10, 5, 3, 2, 40, 1])
+    return {
+        "comparison": (comparison.check_weighted_fnr, lambda w, fl: 0.5,
+                       [float(weights[is_false].sum() / weights.sum())]),
+        "dynamic-oracle": (dynamic.check_oracle_dns_fnr, lambda f, M: (1 - (1 - f) ** M) ** 2,
+                           [1 - (1 - f) ** m]),
+        "dynamic-srns": (dynamic.check_srns_criterion, lambda h, w: h[..., -1] + 0.5 * w,
+                         [(history[..., -1] + 2.0 * history.std(-1, correction=0)).numpy()]),
+        "dynamic-dns": (dynamic.check_dns_select, lambda c, s_, k_: c[:, :k_],
+                        [sorted(row) for row in top.tolist()]),
+        "knowledge-strata": (knowledge.check_stratified_probs, lambda c: c.double().sum(1) / c.sum(),
+                             [knowledge._stratified_reference(knowledge._toy_cells().numpy())]),
+        "knowledge-walk": (knowledge.check_reach_probability,
+                           lambda g, a, h: np.r_[0.0, np.full(g.shape[0] - 1, 1.0 / (g.shape[0] - 1))],
+                           [knowledge._reach_reference(knowledge._toy_genres().numpy(), 3, 1)]),
+        "knowledge-semantic": (knowledge.check_semantic_neighbours,
+                               lambda v, i, n: torch.arange(1, n + 2)[torch.arange(1, n + 2) != i][:n],
+                               [sorted(knowledge._neighbours_reference(vectors, 3, 5).tolist())]),
+        "reweighting-selfadv": (reweighting.check_self_adversarial,
+                                lambda sc, t: sc.shape[1] * torch.softmax(sc / (2 * t), dim=-1),
+                                [4 * torch.softmax(torch.tensor([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0],
+                                                                 [-5.0, 0.0, 5.0, 10.0]]) / 0.5, -1).numpy()]),
+        "reweighting-posterior": (reweighting.check_fn_probability,
+                                  lambda x: np.clip(0.2 * norm.pdf(x, loc=2.0) / norm.pdf(x, loc=0.0), 0, 1),
+                                  [np.minimum(1.0, 0.1 * norm.pdf(s, loc=2.0) / norm.pdf(s, loc=0.0))]),
+        "adversarial-reinforce": (adversarial.check_reinforce_gradient,
+                                  lambda g, t, j, r, b: np.array([0.3, -0.1, -0.2]),
+                                  [adversarial._reference_gradient(*adversarial._GRADIENT_CASES[0])]),
+        "adversarial-moments": (adversarial.check_estimator_moments,
+                                lambda g, r, b: (np.array([0.05, -0.02, -0.03]), 0.123),
+                                list(adversarial._reference_moments(*adversarial._MOMENT_CASES[0]))),
+        "adversarial-entropy": (adversarial.check_softmax_entropy, lambda g, t: np.full(len(g), 0.777),
+                                [adversarial._reference_entropy(adversarial._ENTROPY_LOGITS, 1.0)]),
+        "adversarial-best-response": (adversarial.check_best_response, lambda u, r: np.full(u.shape, 0.123),
+                                      [users / np.linalg.norm(users, axis=1, keepdims=True)]),
+        "scale-es": (scale.check_es_sample, lambda w, k_, g: np.argsort(g.random(len(w)) / np.maximum(w, 1e-9)
+                                                                         + (w == 0) * 1e9)[:k_],
+                     [12_000 * scale._WEIGHTS / scale._WEIGHTS.sum()]),
+        "evaluation-cohorts": (lambda answer: evaluation.check_cohorts(answer, counts),
+                               np.array([0, 0, 0, 0, 0, 0, 0, 1]),
+                               [(np.flatnonzero(np.array([0, 0, 0, 0, 0, 0, 0, 1])
+                                                != popularity_cohorts(counts)[1:]) + 1).tolist()]),
+    }
+
+
+from recneg.metrics import popularity_cohorts  # noqa: E402
+
+_WRONG = _wrong_answers()
+
+
+@pytest.mark.parametrize("case", sorted(_WRONG))
+def test_a_wrong_answer_never_gets_the_reference_back(case):
+    check, wrong, references = _WRONG[case]
+    message = str(failure(check, wrong))
+    for reference in references:
+        for form in _shown(reference):
+            assert form not in message, (form, message)

@@ -30,3 +30,27 @@ def test_the_seminar_plan_has_the_sessions_it_announces():
     announced = WORDS[re.search(r"A seminar of (\w+) sessions", text).group(1)]
     rows = re.findall(r"^\s*\| (\d+) \|", text, re.M)
     assert [int(r) for r in rows] == list(range(1, announced + 1))
+
+
+def test_every_check_the_page_names_exists():
+    """The autograder example and the chapter sections call real checks (one once called
+    static.check_uniform_sampler, which never existed)."""
+    import importlib
+
+    text = PAGE.read_text()
+    modules = dict(re.findall(r"from recneg\.exercises import (\w+)()", text))
+    named = set(re.findall(r"recneg\.exercises\.(\w+)\.(check_\w+)", text))
+    named |= {(m, f) for m, f in re.findall(r"\b(\w+)\.(check_\w+)\(", text) if m in modules}
+    assert named, "the page names no check"
+    missing = [f"{m}.{f}" for m, f in sorted(named)
+               if not hasattr(importlib.import_module(f"recneg.exercises.{m}"), f)]
+    assert not missing, f"the instructors' page calls checks that do not exist: {missing}"
+
+
+def test_the_seminar_plan_covers_every_chapter():
+    text = PAGE.read_text()
+    plan = text.split("A seminar of", 1)[1].split("\n\n- ", 1)[0].lower()
+    for chapter in ("why negative sampling", "the tour", "models and losses", "evaluation", "false negatives",
+                    "static", "dynamic", "adversarial", "re-weighting", "knowledge-enhanced", "case study",
+                    "scale", "comparison", "production", "open-problem"):
+        assert chapter in plan, chapter

@@ -25,12 +25,13 @@ exercise in the book reports mistakes the same way:
 ...     check_hit_probability(0.4)
 ... except ExerciseCheckFailed as error:
 ...     print(error)
-Your probability is 0.4; expected 0.004 (rtol=1e-06, atol=1e-08). Hint: Divide the user's positives by the number of items.
+Your probability is 0.4: off by a factor of 100 (a percentage where a fraction is asked, or the reverse). Hint: Divide the user's positives by the number of items.
 
 Rules for chapter modules:
 
 * one ``check_<name>`` per exercise, named after what the answer is, with a docstring
   that names the exercise label used in the notebook (``ex-<chapter>-<name>``);
+* a failure says what kind of mistake the answer looks like, never the reference value;
 * a check takes the reader's *answer* — a value, or a function it then calls through
   :func:`call_answer` on small fixed inputs with fixed seeds — never the reader's
   notebook state;

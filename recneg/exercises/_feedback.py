@@ -14,8 +14,9 @@ item) and, through ``hint``, what the usual mistake is. Chapter modules combine 
                     hint="Divide the user's positives by the catalogue size.")
         passed("ex-static-hit", "a uniform draw hits a positive 0.4% of the time")
 
-A check never modifies the answer and never prints the reference solution itself, only
-the facts a reader needs to find the mistake.
+A check never modifies the answer and never prints a reference value: a failure names
+the kind of mistake (a wrong sign, an off-by-one, a wrong shape or order, too high or too
+low, and where), which is what a reader needs to find it without being handed the answer.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ class ExerciseCheckFailed(AssertionError):
 
     Examples
     --------
-    >>> error = ExerciseCheckFailed("Your probability is 0.4; expected 0.004.",
+    >>> error = ExerciseCheckFailed("Your probability is 0.4, too high.",
     ...                             hint="Divide by the number of items.")
     >>> print(error)
-    Your probability is 0.4; expected 0.004. Hint: Divide by the number of items.
+    Your probability is 0.4, too high. Hint: Divide by the number of items.
     >>> isinstance(error, AssertionError)
     True
     """
@@ -275,21 +276,102 @@ def _first_mismatch(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
+def _kind_of_difference(got: np.ndarray, want: np.ndarray, close: Callable) -> str | None:
+    """The kind of mistake that turns ``want`` into ``got``, named without showing ``want``.
+
+    ``close(a, b)`` is the elementwise comparison of the calling check. Tried in order: a
+    flipped sign, an off-by-one of integer values, a reordering, a shift by one position, a
+    constant factor (a missing normalisation, a percentage) and a constant offset.
+    """
+    if got.shape != want.shape or got.dtype == bool or want.dtype == bool:
+        return None
+    finite = np.isfinite(want).all() and np.isfinite(got).all()
+    if not finite:
+        return None
+    if np.any(want != 0) and close(got, -want).all():
+        return "the wrong sign"
+    if np.all(want == np.round(want)):
+        if close(got, want + 1).all():
+            return "one too high, an off-by-one"
+        if close(got, want - 1).all():
+            return "one too low, an off-by-one"
+    if got.size > 1:
+        flat_got, flat_want = got.reshape(-1), want.reshape(-1)
+        if close(np.sort(flat_got), np.sort(flat_want)).all():
+            return "the right values in the wrong order"
+        if close(flat_got[1:], flat_want[:-1]).all() or close(flat_got[:-1], flat_want[1:]).all():
+            return "the right values shifted by one position"
+        nonzero = flat_want != 0
+        if nonzero.sum() >= 2 and close(flat_got[~nonzero], 0.0).all():
+            ratio = flat_got[nonzero] / flat_want[nonzero]
+            if close(ratio, ratio[0]).all() and not close(ratio[:1], 1.0).any() and ratio[0] != 0:
+                return ("the right values times a constant factor (a missing or extra "
+                        "normalisation, or a percentage)")
+        offset = flat_got - flat_want
+        if close(offset, offset[0]).all():
+            return "the right values plus a constant (a missing or extra term)"
+    else:
+        if want != 0 and (close(got, 100 * want).all() or close(got, want / 100).all()):
+            return "off by a factor of 100 (a percentage where a fraction is asked, or the reverse)"
+    return None
+
+
+def _direction(got: float, want: float) -> str:
+    return "too high" if got > want else "too low"
+
+
+def _report_difference(got: np.ndarray, want: np.ndarray, bad: np.ndarray, close: Callable, *,
+                       name: str, tolerance: str = "", hint: str | None) -> NoReturn:
+    """Fail for an answer that differs from the reference at the entries ``bad``.
+
+    The message says what kind of mistake the answer looks like (a sign, an off-by-one, a
+    reordering, a factor), or where the largest error is and in which direction; it never
+    shows a reference value.
+    """
+    kind = _kind_of_difference(got, want, close)
+    if got.ndim == 0:
+        if kind:
+            fail(f"Your {name} is {_fmt(got.item())}: {kind}.", hint=hint)
+        fail(f"Your {name} is {_fmt(got.item())}, {_direction(float(got), float(want))}"
+             + (f" (beyond {tolerance})." if tolerance else "."), hint=hint)
+    count = f"{int(bad.sum())} of {bad.size} entries " + (f"outside {tolerance}" if tolerance else "differ")
+    if kind:
+        fail(f"Your {name} differ from the reference: {kind} ({count}).", hint=hint)
+    if got.dtype == bool or want.dtype == bool:
+        where = _first_mismatch(bad)
+        fail(f"Your {name} are wrong at index {where} ({count}).", hint=hint)
+    error = np.where(bad, np.abs(got.astype(np.float64) - want.astype(np.float64)), -np.inf)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), got.shape))
+    fail(
+        f"Your {name} differ from the reference ({count}); the largest error is at index "
+        f"{where}, where your {_fmt(got[where])} is {_direction(float(got[where]), float(want[where]))}.",
+        hint=hint,
+    )
+
+
 def check_equal(value: Any, expected: Any, *, name: str = "answer", hint: str | None = None) -> None:
-    """Check exact equality of numbers, strings or arrays, naming the first difference.
+    """Check exact equality of numbers, strings or arrays, naming the kind of difference.
+
+    A failure says where the answer differs and what the difference looks like (a wrong
+    sign, an off-by-one, a wrong order, a shift, a direction), never the reference value.
 
     Examples
     --------
     >>> check_equal([1, 2, 3], [1, 2, 3], name="ranks")
     >>> try:
-    ...     check_equal([1, 2, 3], [1, 5, 3], name="ranks")
+    ...     check_equal([2, 3, 4], [1, 2, 3], name="ranks")
     ... except ExerciseCheckFailed as error:
     ...     print(error.message)
-    Your ranks differ from the reference at index (1,): you have 2, the reference has 5 (1 of 3 entries differ).
+    Your ranks differ from the reference: one too high, an off-by-one (3 of 3 entries differ).
+    >>> try:
+    ...     check_equal([1, 2, 9], [1, 2, 3], name="ranks")
+    ... except ExerciseCheckFailed as error:
+    ...     print(error.message)
+    Your ranks differ from the reference (1 of 3 entries differ); the largest error is at index (2,), where your 9 is too high.
     """
     if isinstance(expected, (str, bool)) or expected is None:
         if value != expected:
-            fail(f"Your {name} is {value!r}; expected {expected!r}.", hint=hint)
+            fail(f"Your {name} is {value!r}, which is not the one asked for.", hint=hint)
         return
     got = as_array(value, name)
     want = np.asarray(expected)
@@ -297,22 +379,18 @@ def check_equal(value: Any, expected: Any, *, name: str = "answer", hint: str | 
         fail(f"Your {name} has shape {tuple(got.shape)}; expected {tuple(want.shape)}.", hint=hint)
     differ = got != want
     if np.any(differ):
-        if got.ndim == 0:
-            fail(f"Your {name} is {_fmt(got.item())}; expected {_fmt(want.item())}.", hint=hint)
-        where = _first_mismatch(differ)
-        fail(
-            f"Your {name} differ from the reference at index {where}: you have "
-            f"{_fmt(got[where])}, the reference has {_fmt(want[where])} "
-            f"({int(differ.sum())} of {differ.size} entries differ).",
-            hint=hint,
-        )
+        exact = lambda a, b: np.asarray(a) == np.asarray(b)  # noqa: E731
+        _report_difference(got, want, differ, exact, name=name, hint=hint)
 
 
 def check_close(value: Any, expected: Any, *, name: str = "answer", rtol: float = 1e-5,
                 atol: float = 1e-8, hint: str | None = None) -> None:
     """Check that numbers or arrays match the reference within ``rtol`` and ``atol``.
 
-    The message names the entry with the largest error.
+    A failure names the kind of mistake the answer looks like (a wrong sign, an off-by-one,
+    a wrong order, a shift, a constant factor or offset, a percentage) or else the entry
+    with the largest error and whether it is too high or too low. It never shows a
+    reference value.
 
     Examples
     --------
@@ -321,7 +399,12 @@ def check_close(value: Any, expected: Any, *, name: str = "answer", rtol: float 
     ...     check_close([0.5, 0.25], [0.5, 0.2], name="weights", rtol=1e-3)
     ... except ExerciseCheckFailed as error:
     ...     print(error.message)
-    Your weights differ from the reference at index (1,): you have 0.25, the reference has 0.2 (1 of 2 entries outside rtol=0.001, atol=1e-08).
+    Your weights differ from the reference (1 of 2 entries outside rtol=0.001, atol=1e-08); the largest error is at index (1,), where your 0.25 is too high.
+    >>> try:
+    ...     check_close([-0.5, -0.2], [0.5, 0.2], name="weights")
+    ... except ExerciseCheckFailed as error:
+    ...     print(error.message)
+    Your weights differ from the reference: the wrong sign (2 of 2 entries outside rtol=1e-05, atol=1e-08).
     """
     got = as_array(value, name)
     want = np.asarray(expected, dtype=np.float64)
@@ -334,21 +417,11 @@ def check_close(value: Any, expected: Any, *, name: str = "answer", rtol: float 
         where = _first_mismatch(np.isnan(got))
         fail(f"Your {name} contains NaN" + (f" at index {where}" if got.ndim else "") + ".",
              hint=hint or "Look for a log of zero or a division by zero.")
-    bad = ~np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    close = lambda a, b: np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)  # noqa: E731
+    bad = ~close(got, want)
     if np.any(bad):
-        tolerance = f"rtol={_fmt(rtol)}, atol={_fmt(atol)}"
-        if got.ndim == 0:
-            fail(f"Your {name} is {_fmt(got.item())}; expected {_fmt(want.item())} "
-                 f"({tolerance}).", hint=hint)
-        error = np.where(bad, np.abs(got - want), -np.inf)
-        where = np.unravel_index(int(np.argmax(error)), got.shape)
-        where = tuple(int(i) for i in where)
-        fail(
-            f"Your {name} differ from the reference at index {where}: you have "
-            f"{_fmt(got[where])}, the reference has {_fmt(want[where])} "
-            f"({int(bad.sum())} of {bad.size} entries outside {tolerance}).",
-            hint=hint,
-        )
+        _report_difference(got, want, bad, close, name=name,
+                           tolerance=f"rtol={_fmt(rtol)}, atol={_fmt(atol)}", hint=hint)
 
 
 def check_item_ids(items: Any, n_items: int, *, name: str = "items", hint: str | None = None) -> np.ndarray:
@@ -479,8 +552,8 @@ def check_distribution(samples: Any, expected: Any, *, name: str = "sampler",
     >>> try:
     ...     check_distribution(rng.choice(4, size=5_000, p=[0, .2, .3, .5]), p)
     ... except ExerciseCheckFailed as error:
-    ...     print(error.message.split(".")[0])
-    Your sampler drew item 3 2517 times where the reference expects 1000 ± 28
+    ...     print(error.message.split(":")[0])
+    Your sampler drew item 3 2517 times in 5000 draws, more often than it should
     """
     draws = as_array(samples, "samples").reshape(-1)
     probs = np.asarray(expected, dtype=np.float64).reshape(-1)
@@ -514,10 +587,9 @@ def check_distribution(samples: Any, expected: Any, *, name: str = "sampler",
         item = int(np.argmax(np.abs(z)))
         direction = "more" if z[item] > 0 else "less"
         fail(
-            f"Your {name} drew item {item} {int(counts[item])} times where the reference "
-            f"expects {mean[item]:.0f} ± {sd[item]:.0f}. Over {n} draws the counts are "
-            f"unlikely under the reference distribution (chi-square p = {p_value:.2g}); "
-            f"item {item} comes up {direction} often than it should.",
+            f"Your {name} drew item {item} {int(counts[item])} times in {n} draws, {direction} "
+            f"often than it should: over all draws the counts are unlikely under the reference "
+            f"distribution (chi-square p = {p_value:.2g}).",
             hint=hint,
         )
     return p_value

@@ -4,7 +4,7 @@ The exercises work with the generator of IRGAN in miniature: a softmax over a ha
 items with temperature ``τ``, ``p_τ(j) = exp(g_j / τ) / Σ_i exp(g_i / τ)``.
 
 * :func:`check_reinforce_gradient` (``ex-adversarial-reinforce``): the REINFORCE
-  gradient ``(r − b) ∇_g log p_τ(j)`` of one drawn item, by hand;
+  gradient ``(R − b) ∇_g log p_τ(j)`` of one drawn item, by hand;
 * :func:`check_estimator_moments` (``ex-adversarial-baseline``): the exact mean and
   variance of the REINFORCE estimator, which show that a baseline leaves the expected
   gradient unchanged and can shrink its variance;
@@ -47,6 +47,14 @@ def _fmt(values: np.ndarray) -> str:
     return np.array2string(np.asarray(values, dtype=np.float64), precision=4, suppress_small=True)
 
 
+def _worst(got: np.ndarray, reference: np.ndarray) -> str:
+    """Where ``got`` is furthest from ``reference`` and in which direction, without the value."""
+    error = np.abs(got - reference)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), got.shape))
+    shown = where[0] if len(where) == 1 else where
+    return f"index {shown}, is {'too high' if got[where] > reference[where] else 'too low'}"
+
+
 # -- REINFORCE gradient ----------------------------------------------------------------------
 _GRADIENT_CASES = [
     # logits, tau, item, reward, baseline
@@ -69,9 +77,9 @@ def _diagnose_gradient(got: np.ndarray, logits, tau, item, reward, baseline) -> 
     advantage = reward - baseline
     expected = advantage * (onehot - p) / tau
     if _close(got, -expected):
-        return ("The sign is flipped: you returned the gradient of the loss −(r − b)·log p_τ(j). "
+        return ("The sign is flipped: you returned the gradient of the loss −(R − b)·log p_τ(j). "
                 "The exercise asks for the direction that increases the expected reward, "
-                "(r − b)·∇_g log p_τ(j).")
+                "(R − b)·∇_g log p_τ(j).")
     if tau != 1.0 and _close(got, expected * tau):
         return ("You left out the factor 1/τ: the logits enter the softmax divided by τ, so the "
                 "chain rule multiplies the gradient by 1/τ.")
@@ -85,7 +93,7 @@ def _diagnose_gradient(got: np.ndarray, logits, tau, item, reward, baseline) -> 
         return ("You differentiated only the drawn item's logit. log p_τ(j) = g_j/τ − log Σ_i exp(g_i/τ): "
                 "the log-normaliser contributes −p_τ(i)/τ to every coordinate.")
     if baseline != 0.0 and _close(got, reward * (onehot - p) / tau):
-        return "You ignored the baseline: the advantage is r − b, not r."
+        return "You ignored the baseline: the advantage is R − b, not R."
     if _close(got, advantage * p[item] * (onehot - p) / tau):
         return ("You differentiated p_τ(j) instead of log p_τ(j): REINFORCE multiplies the reward by "
                 "∇ log p = ∇p / p, which is why it needs no knowledge of the other items' rewards.")
@@ -119,10 +127,12 @@ def check_reinforce_gradient(reinforce_gradient) -> None:
             fail(f"{where}, whose entries sum to {total:.4g}.",
                  hint="The gradient of a log-softmax with respect to its logits always sums to zero: "
                       "raising every logit by the same amount changes no probability.")
-        fail(f"{where}; expected {_fmt(expected)}.",
-             hint="Write log p_τ(j) = g_j/τ − log Σ_i exp(g_i/τ) and differentiate each term.")
+        worst = _worst(got, expected)
+        fail(f"{where}, which is not the gradient; the entry with the largest error, {worst}.",
+             hint="Write log p_τ(j) as the drawn item's scaled logit minus the log-normaliser, and "
+                  "differentiate each term with respect to every logit.")
     passed("ex-adversarial-reinforce",
-           "(r − b)·(e_j − p_τ)/τ: the drawn item's logit goes up, every other logit down in "
+           "(R − b)·(e_j − p_τ)/τ: the drawn item's logit goes up, every other logit down in "
            "proportion to its probability")
 
 
@@ -148,7 +158,7 @@ def check_estimator_moments(estimator_moments) -> None:
     """Exercise ``ex-adversarial-baseline``: exact mean and variance of REINFORCE.
 
     ``estimator_moments(logits, rewards, baseline)`` must return ``(mean, variance)`` of
-    the estimator ``ĝ = (r_j − b)(e_j − p)`` for ``j ~ p = softmax(logits)``: ``mean``
+    the estimator ``ĝ = (R_j − b)(e_j − p)`` for ``j ~ p = softmax(logits)``: ``mean``
     the vector ``E[ĝ]`` (shape ``(n,)``), ``variance`` the number ``E‖ĝ − E[ĝ]‖²``.
     """
     check_signature(estimator_moments, ["logits", "rewards", "baseline"], name="estimator_moments")
@@ -177,8 +187,10 @@ def check_estimator_moments(estimator_moments) -> None:
             if _close(mean, grads.mean(axis=0)):
                 fail(f"{where}, your mean {_fmt(mean)} averages the n possible gradients with equal "
                      "weights.", hint="Weight the gradient of item j by the probability p_j of drawing it.")
-            fail(f"{where}, your mean is {_fmt(mean)}; expected {_fmt(ref_mean)}.",
-                 hint="E[ĝ] = Σ_j p_j (r_j − b)(e_j − p).")
+            worst = _worst(mean, ref_mean)
+            fail(f"{where}, your mean {_fmt(mean)} is not E[ĝ]; the entry with the largest error, {worst}.",
+                 hint="Average the n possible values of ĝ, each weighted by the probability of drawing "
+                      "its item.")
         second = ref_var + float(ref_mean @ ref_mean)
         if not math.isclose(variance, ref_var, rel_tol=1e-6, abs_tol=1e-9):
             if math.isclose(variance, second, rel_tol=1e-6, abs_tol=1e-9):
@@ -186,12 +198,14 @@ def check_estimator_moments(estimator_moments) -> None:
                      hint="Subtract ‖E[ĝ]‖²: Var = E‖ĝ‖² − ‖E[ĝ]‖².")
             if baseline and math.isclose(variance, _reference_moments(logits, rewards, 0.0)[1], rel_tol=1e-6):
                 fail(f"{where}, your variance {variance:.6g} is the variance without a baseline.",
-                     hint="Use the advantage r_j − b in ĝ_j = (r_j − b)(e_j − p).")
+                     hint="Use the advantage R_j − b in ĝ_j = (R_j − b)(e_j − p).")
             if math.isclose(variance, float(((grads - ref_mean) ** 2).sum(axis=1).mean()), rel_tol=1e-6):
                 fail(f"{where}, your variance {variance:.6g} averages over the items with equal weights.",
                      hint="Weight item j's squared deviation by p_j.")
-            fail(f"{where}, your variance is {variance:.6g}; expected {ref_var:.6g}.",
-                 hint="Var = Σ_j p_j ‖ĝ_j − E[ĝ]‖² with ĝ_j = (r_j − b)(e_j − p).")
+            direction = "too high" if variance > ref_var else "too low"
+            fail(f"{where}, your variance {variance:.6g} is {direction}.",
+                 hint="The variance is the probability-weighted average of the squared distance of each "
+                      "possible ĝ from E[ĝ].")
     passed("ex-adversarial-baseline",
            "the baseline leaves E[ĝ] unchanged and changes only the variance")
 
@@ -241,8 +255,10 @@ def check_softmax_entropy(softmax_entropy) -> None:
         if tau != 1.0 and _close(got, _reference_entropy(_ENTROPY_LOGITS * tau, 1.0), 1e-5):
             fail(f"{where}, which are the entropies at temperature 1/τ.",
                  hint="Divide the logits by τ; do not multiply them.")
-        fail(f"{where}; expected {_fmt(expected)}.",
-             hint="p = softmax(logits / τ) over the last axis, then H = −Σ p log p.")
+        worst = _worst(got, expected)
+        fail(f"{where}, which are not the entropies; the row with the largest error, {worst}.",
+             hint="Take the softmax of the scaled logits along the items (the last axis), then the "
+                  "entropy of each row.")
     passed("ex-adversarial-temperature",
            "the entropy rises with τ, from 0 (all mass on one item) towards log n (uniform over the n items)")
 
@@ -253,12 +269,12 @@ _RESPONSE_RADII = (1.0, 2.5)
 
 
 def check_best_response(best_response) -> None:
-    """Exercise ``ex-adversarial-best-response``: the point of the ball of radius ``r``
+    """Exercise ``ex-adversarial-best-response``: the point of the ball of radius ``ρ``
     that a frozen recommender scores highest for each user.
 
     ``best_response(user_vectors, radius)`` receives a ``(B, d)`` array of (non-zero)
     user vectors and a radius and must return the ``(B, d)`` synthetic negatives
-    ``argmax_{‖v‖ ≤ r} <e_u, v> = r · e_u / ‖e_u‖``.
+    ``argmax_{‖v‖ ≤ ρ} <e_u, v> = ρ · e_u / ‖e_u‖``.
     """
     check_signature(best_response, ["user_vectors", "radius"], name="best_response")
     for radius in _RESPONSE_RADII:
@@ -276,16 +292,19 @@ def check_best_response(best_response) -> None:
             fail(f"{where}: they point away from the users.",
                  hint="That point minimises the score <e_u, v>; the generator wants to maximise it.")
         if _close(got, users / norms, 1e-6):
-            fail(f"{where}: their norm is 1, not the radius.", hint="Scale the unit vector by r.")
+            fail(f"{where}: their norm is 1, not the radius.", hint="Scale the unit vector by the radius ρ.")
         if _close(got, radius * users, 1e-6):
-            fail(f"{where}: their norms are r·‖e_u‖ = {_fmt(got_norms)}, outside the ball.",
+            fail(f"{where}: their norms are ρ·‖e_u‖ = {_fmt(got_norms)}, outside the ball.",
                  hint="Divide by ‖e_u‖ first: only the direction of e_u matters.")
         if np.all(got_norms <= radius * (1 + 1e-6)) and np.all((got * users).sum(1) > 0):
-            fail(f"{where}: inside the ball, but not the best point. Scores "
-                 f"{_fmt((got * users).sum(1))}, best {_fmt(radius * norms[:, 0])}.",
-                 hint="By Cauchy–Schwarz <e_u, v> ≤ ‖e_u‖·‖v‖ ≤ r‖e_u‖, with equality when v is "
+            fail(f"{where}: inside the ball, but not the best point: another point of the ball "
+                 "scores higher for at least one user.",
+                 hint="By Cauchy–Schwarz <e_u, v> ≤ ‖e_u‖·‖v‖ ≤ ρ‖e_u‖, with equality when v is "
                       "parallel to e_u and has norm r.")
-        fail(f"{where}; expected {_fmt(expected)}.", hint="v = r · e_u / ‖e_u‖, row by row.")
+        worst = _worst(got, expected)
+        fail(f"{where}, which are not the best responses; the entry with the largest error, {worst}.",
+             hint="Only the direction of e_u matters for the best point, and it lies on the ball's "
+                  "boundary.")
     passed("ex-adversarial-best-response",
            "against a frozen recommender the best synthetic negative is r · e_u/‖e_u‖, whatever the noise")
 

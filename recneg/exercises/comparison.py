@@ -135,7 +135,7 @@ def check_weighted_fnr(weighted_fnr) -> None:
     value = float(value.reshape(-1)[0])
     if abs(value - float(is_false.mean())) < 1e-9:
         fail(f"Your rate {value:.4f} is the share of draws that are false negatives; the weights are ignored.",
-             hint="Multiply each negative by its weight: sum(weights[is_false]) / sum(weights).")
+             hint="Each negative counts with its weight, in the numerator and in the denominator.")
     if abs(value - float(weights[is_false].sum() / weights.size)) < 1e-9:
         fail(f"Your rate {value:.4f} divides the false negatives' weight by the number of negatives.",
              hint="Divide by the total weight instead, so that a sampler whose weights average 2 does not "
@@ -144,7 +144,7 @@ def check_weighted_fnr(weighted_fnr) -> None:
         fail(f"Your rate {value:.4f} is the weight share of the true negatives.",
              hint="Sum the weights where is_false is True.")
     check_close(value, expected, name="weighted rate", rtol=1e-6,
-                hint="sum(weights[is_false]) / sum(weights), over every negative.")
+                hint="The rate is a share of the total weight of all negatives of all users.")
     ones = call_answer(weighted_fnr, np.ones((4, 5)), np.eye(4, 5, dtype=bool), name="weighted_fnr")
     check_close(float(np.asarray(ones).reshape(-1)[0]), 0.2, name="rate with unit weights", rtol=1e-9,
                 hint="With all weights 1 the weighted rate is the plain share of false negatives.")

@@ -3,7 +3,7 @@
 Every check calls the reader's function on small fixed inputs (fixed seeds) and compares
 the result with a reference computed here; a typical mistake gets a message that names
 it (keeping the *easiest* candidates, returning pool positions instead of item ids,
-forgetting the shift ``α`` of AHNS, a sample instead of a population standard deviation).
+forgetting the shift ``a`` of AHNS, a sample instead of a population standard deviation).
 
 >>> import torch
 >>> check_dns_select(lambda cand, scores, k: cand.gather(1, scores.topk(k, dim=1).indices))
@@ -53,9 +53,8 @@ def check_dns_select(answer) -> None:
         passed("ex-dynamic-dns", "you keep the k candidates the model scores highest, as DNS does")
         return
     if same(got, top_pos):
-        fail("Your result holds positions in the pool (0..M-1), not item ids: row 0 is "
-             f"{got[0].tolist()}, whose items are {expected[0].tolist()}.",
-             hint="Use candidates.gather(1, positions) to turn positions into items.")
+        fail("Your result holds positions in the pool (0..M-1), not item ids.",
+             hint="Turn positions into items with a gather along dimension 1.")
     if same(got, np.take_along_axis(cand, low_pos, axis=1)):
         fail("You kept the k *lowest*-scoring candidates: the easiest negatives, the ones a "
              "uniform sampler already gives.",
@@ -66,10 +65,11 @@ def check_dns_select(answer) -> None:
             fail(f"Row {row} of your result contains item {int(foreign[0])}, which is not among "
                  f"that row's candidates {cand[row].tolist()}.",
                  hint="Select from each row's own candidates (gather along dimension 1).")
-    row = next(r for r in range(got.shape[0]) if set(got[r]) != set(expected[r]))
-    fail(f"Row {row}: you kept items {sorted(got[row].tolist())}, but the {k} highest-scoring "
-         f"candidates are {sorted(expected[row].tolist())}.",
-         hint="Rank each row by its scores (dimension 1), not the whole batch.")
+    wrong = [r for r in range(got.shape[0]) if set(got[r]) != set(expected[r])]
+    missed = len(set(expected[wrong[0]]) - set(got[wrong[0]]))
+    fail(f"In {len(wrong)} of {got.shape[0]} rows you did not keep the {k} highest-scoring candidates; "
+         f"in row {wrong[0]}, {missed} of your {k} items are not among them.",
+         hint="Rank each row by its own scores (dimension 1), not the whole batch.")
 
 
 def _ahns_reference(pos, cand, alpha, beta, p):
@@ -81,7 +81,8 @@ def check_ahns_select(answer) -> None:
     """Exercise ex-dynamic-ahns:
     ``answer(pos_scores (B,), cand_scores (B, M), alpha, beta, p) -> (B,)`` positions.
 
-    ``argmin_j | s(u, j) − β · (s(u, i⁺) + α)^(p + 1) |`` per row.
+    ``argmin_j | s(u, j) − μ · (s(u, i⁺) + a)^(p + 1) |`` per row (the book's shift ``a`` and
+    scale ``μ`` are the arguments ``alpha`` and ``beta``, as in the AHNS paper).
     """
     check_signature(answer, ["pos_scores", "cand_scores", "alpha", "beta", "p"], name="ahns_select")
     rng = np.random.default_rng(11)
@@ -97,62 +98,65 @@ def check_ahns_select(answer) -> None:
                       hint="Return the position (0..M-1) of one candidate per row.")
     expected = _ahns_reference(pos, cand, alpha, beta, p)
     if np.array_equal(got, expected):
-        passed("ex-dynamic-ahns", "your negatives track the target β·(s⁺ + α)^(p+1): the higher "
+        passed("ex-dynamic-ahns", "your negatives track the target μ·(s⁺ + a)^(p+1): the higher "
                                   "the positive's score, the easier the negative")
         return
     if np.array_equal(got, cand.argmax(1)):
         fail("You picked the highest-scoring candidate of every row: that is DNS, whatever "
              "the positive's score.",
              hint="AHNS picks the candidate whose score is *closest* to the target "
-                  "β·(s⁺ + α)^(p+1): argmin of the absolute difference.")
+                  "μ·(s⁺ + a)^(p+1): argmin of the absolute difference.")
     if np.array_equal(got, _ahns_reference(pos, cand, 0.0, beta, p)):
-        fail("Your choice matches a target without the shift α: β·(s⁺)^(p+1).",
+        fail("Your choice matches a target without the shift a (`alpha`): μ·(s⁺)^(p+1).",
              hint="Add alpha to the positive's score before raising it to the power p + 1.")
     if np.array_equal(got, _ahns_reference(pos, cand, alpha, beta, p - 1.0)):
         fail("Your choice matches the exponent p instead of p + 1.",
-             hint="The target is β·(s⁺ + α)^(p+1).")
+             hint="The target is μ·(s⁺ + a)^(p+1).")
     if np.array_equal(got, np.argmin(cand - (beta * np.power(pos + alpha, p + 1.0))[:, None], axis=1)):
         fail("You took the smallest signed difference, which picks the lowest score, not the "
              "closest one.", hint="Take the absolute value of the difference before argmin.")
     if got.min() >= 1 and got.max() <= cand.shape[1] and np.array_equal(got - 1, expected):
         fail("Your positions are off by one (1-based).", hint="Return 0-based positions, as argmin does.")
-    row = int(np.flatnonzero(got != expected)[0])
-    target = beta * (pos[row] + alpha) ** (p + 1)
-    fail(f"Row {row}: the positive scores {pos[row]:.3f}, so the target is {target:.3f}; the "
-         f"closest candidate is at position {int(expected[row])} (score "
-         f"{cand[row, expected[row]]:.3f}) but you chose position {int(got[row])}.")
+    wrong = np.flatnonzero(got != expected)
+    row = int(wrong[0])
+    fail(f"In {len(wrong)} of {len(got)} rows you did not choose the candidate closest to the target; "
+         f"in row {row} (positive score {pos[row]:.3f}) another candidate is closer than your "
+         f"position {int(got[row])}.",
+         hint="Compute the row's target from the positive's score first, then take the argmin of "
+              "|candidate score − target| along the row.")
 
 
 def check_oracle_dns_fnr(answer) -> None:
-    """Exercise ex-dynamic-oracle: ``answer(f, M) -> P(DNS returns a false negative)``.
+    """Exercise ex-dynamic-oracle: ``answer(phi, M) -> P(DNS returns a false negative)``.
 
     With a perfect model, DNS over ``M`` uniform draws (with replacement) from the
     unlabelled items returns a false negative whenever at least one draw is one:
-    ``1 − (1 − f)^M``. Vectorised over ``f`` and ``M``.
+    ``1 − (1 − φ)^M``, with ``φ`` the share of liked items. Vectorised over ``phi`` and ``M``.
     """
-    check_signature(answer, ["f", "M"], name="oracle_dns_fnr")
+    check_signature(answer, ["phi", "M"], name="oracle_dns_fnr")
     f = np.array([0.0, 0.05, 0.19, 0.19, 0.5, 1.0])
     m = np.array([8, 8, 1, 16, 4, 3])
     expected = 1.0 - (1.0 - f) ** m
     got = call_answer(answer, f, m, name="oracle_dns_fnr")
     got = check_shape(got, f.shape, name="result",
-                      hint="Work elementwise on the arrays f and M (NumPy broadcasting), no loop needed.")
+                      hint="Work elementwise on the arrays phi and M (NumPy broadcasting), no loop needed.")
     if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
         passed("ex-dynamic-oracle", "a perfect scorer turns DNS into a false-negative finder: "
-                                    "1 − (1 − f)^M grows quickly with the pool")
+                                    "1 − (1 − φ)^M grows quickly with the pool")
         return
     if np.allclose(got, f ** m):
-        fail("f^M is the probability that *every* draw is a false negative.",
+        fail("φ^M is the probability that *every* draw is a false negative.",
              hint="DNS returns a false negative as soon as *one* of the M draws is one: take "
                   "the complement of 'none is'.")
     if np.allclose(got, np.minimum(f * m, 1.0)) or np.allclose(got, f * m):
-        fail("f·M adds the probabilities of the draws, which counts overlaps twice (and exceeds "
+        fail("φ·M adds the probabilities of the draws, which counts overlaps twice (and exceeds "
              "1 for large pools).", hint="Use the complement: 1 − P(no draw is a false negative).")
     if np.allclose(got, f):
         fail("That is the uniform sampler's rate (M = 1); with a perfect model the pool matters.",
              hint="The top-scored draw is a false negative whenever any draw is.")
     check_close(got, expected, name="probabilities", rtol=1e-9,
-                hint="P(at least one of M independent draws is liked) = 1 − (1 − f)^M.")
+                hint="The top-scored draw is a false negative exactly when at least one of the M "
+                     "independent draws is; compute that event through its complement.")
 
 
 def check_srns_criterion(answer) -> None:
@@ -196,7 +200,8 @@ def check_srns_criterion(answer) -> None:
         if values.shape == got.shape and np.allclose(got, values.numpy(), rtol=1e-9, atol=1e-12):
             fail(f"Your criterion matches {what}.", hint=hint)
     check_close(got, expected.numpy(), name="criterion", rtol=1e-9, atol=1e-12,
-                hint="criterion = history[..., -1] + w * history.std(-1, correction=0).")
+                hint="The criterion adds two per-candidate terms: the latest recorded score, and w "
+                     "times the spread of the recorded scores over time.")
 
 
 def check_prediction(prediction, fnr_change, fnr) -> None:
@@ -214,7 +219,7 @@ def check_prediction(prediction, fnr_change, fnr) -> None:
     one_seed = float(first["DNS"] - first["uniform"]) if fnr["seed"].nunique() > 1 else None
     check_difference(
         value, dns, uniform, name="change", exercise="ex-dynamic-predict",
-        detail="now compare it with your prediction, and with the bound 1 - (1 - f)^M of "
+        detail="now compare it with your prediction, and with the bound 1 - (1 - φ)^M of "
                "ex-dynamic-oracle.",
         order="DNS minus uniform.",
         what="the mean false-negative rate of DNS minus that of the uniform sampler",

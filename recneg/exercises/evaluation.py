@@ -137,8 +137,8 @@ def check_cohorts(answer, counts) -> None:
         fail("Your cut points are shifted by one item.",
              hint="An item belongs to the third in which its *first* interaction falls: compare "
                   "the share of interactions *before* it with 1/3 and 2/3.")
-    wrong = np.flatnonzero(got != expected) + 1
-    fail(f"{len(wrong)} of {n_real} items are in the wrong cohort (items {wrong.tolist()}).",
+    wrong = int((got != expected).sum())
+    fail(f"{wrong} of {n_real} items are in the wrong cohort.",
          hint="Sort by training count, most popular first, and put an item in the head if less "
               "than a third of all interactions come before it, in the mid if less than two "
               "thirds, and in the tail otherwise.")

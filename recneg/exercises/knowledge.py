@@ -98,9 +98,10 @@ def check_same_genre_mask(answer) -> None:
              hint="Row 0 of the genre matrix is all False; a product with it is 0.")
     row = int(np.flatnonzero((got != expected).any(1))[0])
     item = int(np.flatnonzero(got[row] != expected[row])[0])
-    fail(f"For anchor {int(anchors[row])} your mask says {bool(got[row, item])} at item {item}, "
-         f"but that item {'shares' if expected[row, item] else 'does not share'} a genre with it.",
-         hint="mask[b, j] = genres[anchors[b]] and genres[j] have a True in a common column.")
+    n_wrong = int((got != expected).sum())
+    fail(f"For anchor {int(anchors[row])} your mask is wrong at item {item} ({n_wrong} wrong entries in all).",
+         hint="Look up the genres of that anchor and of that item: the mask is True exactly when "
+              "they have at least one genre in common.")
 
 
 # -- strata -----------------------------------------------------------------------------------------
@@ -147,7 +148,7 @@ def check_stratified_probs(answer) -> None:
     if np.allclose(got, uniform):
         fail("Your probabilities are uniform over the items: stratification gives each *cell* "
              "the same share, so items in small cells are drawn more often.",
-             hint="q(j) = Σ over j's cells of 1 / (number of non-empty cells × cell size).")
+             hint="Follow a draw: a non-empty cell first, uniformly, then an item of that cell.")
     first = np.zeros_like(c)
     has = c.any(1)
     first[np.flatnonzero(has), c[has].argmax(1)] = 1.0
@@ -161,7 +162,8 @@ def check_stratified_probs(answer) -> None:
            f"Your probabilities sum to {float(np.sum(got)):.4f}; a distribution sums to 1.",
            hint="Pick a non-empty cell uniformly (1/C'), then an item uniformly in it (1/|c|).")
     check_close(got, expected, name="probabilities", rtol=1e-9, atol=1e-12,
-                hint="q(j) = Σ over j's cells c of 1 / (C' · |c|).")
+                hint="Follow a draw: first a non-empty cell, uniformly, then an item of that cell, "
+                     "uniformly; an item collects the probability of every cell it belongs to.")
 
 
 # -- walks ----------------------------------------------------------------------------------------------
@@ -218,7 +220,8 @@ def check_reach_probability(answer) -> None:
                f"{where} your probabilities sum to {total:.4f}; the walk always ends somewhere, so they sum to 1.",
                hint="Normalise each step: item→genre by the item's genre count, genre→item by the genre's size.")
         check_close(got, expected, name=f"probabilities ({where})", rtol=1e-9, atol=1e-12,
-                    hint="reach = onehot(anchor) · (P_item→genre · P_genre→item)^n_hops.")
+                    hint="Write one hop as two row-normalised transition matrices (item to genre, "
+                         "genre to item) and apply the hop n_hops times to the anchor's one-hot vector.")
     passed("ex-knowledge-walk", "multi-genre items are the bridges through which a two-hop walk "
                                 "leaves the positive's genres")
 
@@ -272,9 +275,11 @@ def check_semantic_neighbours(answer) -> None:
         if set(got.tolist()) == set(np.argsort(far)[:top_n].tolist()):
             fail(f"Your neighbours of item {item} are the *least* similar items.",
                  hint="Take the largest cosine similarities (topk, largest=True).")
-        fail(f"Your neighbours of item {item} are {sorted(got.tolist())}; the {top_n} items with the "
-             f"highest cosine similarity are {sorted(expected.tolist())}.",
-             hint="cosine(a, b) = a·b / (|a| |b|); exclude the item itself and row 0.")
+        missed = len(set(expected.tolist()) - set(got.tolist()))
+        fail(f"{missed} of your {top_n} neighbours of item {item} are not among the {top_n} items "
+             "with the highest cosine similarity to it.",
+             hint="Cosine similarity divides the dot product by both norms; exclude the item itself "
+                  "and row 0.")
     passed("ex-knowledge-semantic", "your neighbours are the items nearest by cosine similarity, as "
                                     "SemanticSampler's table")
 

@@ -77,7 +77,10 @@ def check_bpr(fn) -> None:
 
 
 def check_gbce_beta(answer: float, *, k: int, n_items: int, t: float) -> None:
-    """Check gBCE's beta = rate * (t * (1 - 1/rate) + 1/rate), with the sampling rate k / (N - 1)."""
+    """Check gBCE's beta = rate * (t * (1 - 1/rate) + 1/rate), with the sampling rate k / (N - 1).
+
+    ``t`` is the calibration, written ξ in the book (the gSASRec paper's t).
+    """
     try:
         value = float(answer)
     except (TypeError, ValueError):
@@ -191,7 +194,7 @@ CRITIQUE_STATEMENTS = {
     "D": ("Sampled softmax with popularity negatives and no logQ correction was reported as "
           "'sampled softmax', and its gap to full cross-entropy blamed on sampling itself.", True,
           "the missing logQ correction"),
-    "E": ("gBCE's beta was computed from the sampling rate k/(N-1) with the calibration t fixed "
+    "E": ("gBCE's beta was computed from the sampling rate k/(N-1) with the calibration ξ fixed "
           "before training.", False, "this is how gBCE sets beta"),
     "F": ("Each loss was trained with one seed, and the order of the losses was read off those "
           "single runs.", True, "a single seed"),

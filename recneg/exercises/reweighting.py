@@ -55,7 +55,8 @@ def check_self_adversarial(self_adversarial) -> None:
             raise ExerciseCheckFailed(f"Each row of your weights sums to 1 (τ = {tau}); they should sum to k = 4.",
                                       hint="Multiply the softmax by the number of negatives per row.")
         if not np.allclose(value[1], 1.0, atol=1e-4):
-            raise ExerciseCheckFailed(f"Equal scores should give weight 1 each; your row 1 is {np.round(value[1], 4)}.",
+            raise ExerciseCheckFailed(f"Row 1 has four equal scores, so its weights should be equal and sum "
+                                      f"to k = 4; yours are {np.round(value[1], 4)}.",
                                       hint="Take the softmax over the last axis (dim=-1), not over the batch.")
         check_close(value, expected.numpy(), name=f"weights at τ = {tau}", rtol=1e-4, atol=1e-5,
                     hint="Divide the scores by τ before the softmax (a higher τ flattens the weights).")
@@ -63,7 +64,7 @@ def check_self_adversarial(self_adversarial) -> None:
 
 
 def check_fn_probability(fn_probability) -> None:
-    """Exercise ex-reweighting-posterior: ``min(1, π f₊(s) / f_U(s))`` with N(2,1), N(0,1), π = 0.1."""
+    """Exercise ex-reweighting-posterior: ``min(1, ω f₊(s) / f_U(s))`` with N(2,1), N(0,1), ω = 0.1."""
     s = np.linspace(-3.0, 5.0, 17)
     expected = np.minimum(1.0, 0.1 * norm.pdf(s, loc=2.0) / norm.pdf(s, loc=0.0))
     value = as_array(call_answer(fn_probability, s.copy(), name="fn_probability"), name="P(FN | s)")
@@ -76,7 +77,7 @@ def check_fn_probability(fn_probability) -> None:
         raise ExerciseCheckFailed("Your posterior decreases with the score: you swapped f₊ and f_U.",
                                   hint="A negative scored like the positives (high s) is the likely false negative.")
     check_close(value, expected, name="P(FN | s)", rtol=1e-6, atol=1e-9,
-                hint="Multiply the density ratio by the class prior π = 0.1.")
+                hint="Multiply the density ratio by the class prior ω = 0.1.")
     passed("ex-reweighting-posterior", "the posterior rises with the score and saturates at 1.")
 
 

@@ -74,7 +74,7 @@ def check_es_sample(es_sample) -> None:
             expect(drawn.shape == (2,),
                    f"Your es_sample(weights, 2, rng) returned shape {drawn.shape}; expected (2,): "
                    "k indices, smallest key first.",
-                   hint="Return np.argsort(keys)[:k], not the keys or a boolean mask.")
+                   hint="Return the indices of the k smallest keys, not the keys or a boolean mask.")
             expect(np.issubdtype(drawn.dtype, np.integer),
                    f"Your es_sample returned {drawn.dtype} values; return integer indices into weights.",
                    hint="np.argsort gives integer positions; return those, not the keys.")
@@ -134,9 +134,9 @@ def _reference_budget(r: float, k: int, delta: float) -> int:
 
 
 def check_stream_budget(stream_budget) -> None:
-    """Exercise ``ex-scale-budget``: the smallest ``m`` with ``P(Binomial(m, r) < k) <= delta``.
+    """Exercise ``ex-scale-budget``: the smallest ``D`` with ``P(Binomial(D, ψ) < k) <= ε``.
 
-    ``stream_budget(r, k, delta)`` is called on a few fixed cases and compared with the
+    ``stream_budget(psi, k, eps)`` is called on a few fixed cases and compared with the
     exact binomial answer.
     """
     for r, k, delta in _BUDGET_CASES:
@@ -157,19 +157,20 @@ def check_stream_budget(stream_budget) -> None:
                  "they must yield.")
         shortfall = float(stats.binom.cdf(k - 1, m, r))
         if m == math.ceil(k / r) and m < want:
-            fail(f"Your stream_budget({r}, {k}, {delta:g}) is {m} = ceil(k / r), the draws needed on "
+            fail(f"Your stream_budget({r}, {k}, {delta:g}) is {m} = ceil(k / ψ), the draws needed on "
                  f"AVERAGE: with it a group falls short of {k} negatives with probability "
-                 f"{shortfall:.2g}, far above delta = {delta:g}.",
-                 hint="Search for the smallest m with scipy.stats.binom.cdf(k - 1, m, r) <= delta.")
+                 f"{shortfall:.2g}, far above ε = {delta:g}.",
+                 hint="The budget bounds the probability of a shortfall, not the mean: search over m for the "
+                      "first one whose probability of fewer than k successes is at most ε.")
         if m < want:
             fail(f"Your stream_budget({r}, {k}, {delta:g}) is {m}: with {m} draws a group finds fewer "
-                 f"than {k} negatives with probability {shortfall:.2g} > delta = {delta:g}.",
-                 hint="Fewer than k successes is binom.cdf(k - 1, m, r), not binom.cdf(k, m, r).")
+                 f"than {k} negatives with probability {shortfall:.2g} > ε = {delta:g}.",
+                 hint="Fewer than k successes is binom.cdf(k - 1, D, psi), not binom.cdf(k, D, psi).")
         smaller = float(stats.binom.cdf(k - 1, m - 1, r))
         fail(f"Your stream_budget({r}, {k}, {delta:g}) is {m}; it is safe, but {m - 1} draws are "
              f"already enough (shortfall probability {smaller:.2g} <= {delta:g}). The budget is the "
-             "SMALLEST such m: every extra draw is a row Spark must generate.",
-             hint="Check the inequality with <=, and stop at the first m that satisfies it.")
+             "SMALLEST such D: every extra draw is a row Spark must generate.",
+             hint="Check the inequality with <=, and stop at the first D that satisfies it.")
     passed("ex-scale-budget", f"all {len(_BUDGET_CASES)} budgets are the smallest safe ones")
 
 

@@ -86,7 +86,9 @@ def catalogue() -> pd.DataFrame:
 
     Columns: ``family``, ``subfamily``, ``name`` (for :func:`make_sampler`), ``class``,
     ``variant`` and ``summary`` (the first line of the class docstring). A sub-family no
-    class implements (non-sampling: the full softmax, ``loss="ce"``) has no row.
+    class implements has no row: non-sampling, whose method (ENMF, Chen et al., TOIS 2020)
+    is a whole-data weighted squared loss rather than a sampler. It is not the full softmax
+    (``loss="ce"``), the whole-catalogue loss recneg does offer.
 
     Examples
     --------
