@@ -522,6 +522,11 @@ class DrawRecorder(NegativeSampler):
     ----------
     item_draws_ : Tensor, float64, shape (n_items + 1,)
         How often each item was drawn as a training negative (since :meth:`fit`).
+    item_weights_ : Tensor, float64, shape (n_items + 1,)
+        The same draws summed with the weights the loss gives them (the re-weighting
+        family's ``NegativeSample.weights``; 1 per draw for every other sampler), so that
+        a sampler which draws uniformly and then weights can be compared with one that
+        draws in proportion.
     history_ : list of dict
         Per epoch: ``epoch``, ``negatives``, ``flagged`` and ``flagged_share``.
 
@@ -568,6 +573,7 @@ class DrawRecorder(NegativeSampler):
         self.base_ = clone_component(self.base).fit(train)
         self.flags_table_ = None if self.flags is None else torch.as_tensor(self.flags)
         self.item_draws_ = torch.zeros(train.n_items + 1, dtype=torch.float64)
+        self.item_weights_ = torch.zeros(train.n_items + 1, dtype=torch.float64)
         self.history_ = []
 
     def _sample(self, users, positives, k, *, per_position, scorer, generator) -> NegativeSample:
@@ -585,7 +591,10 @@ class DrawRecorder(NegativeSampler):
         if not self.history_:  # drawn before any epoch hook: a hand-written loop
             self.on_epoch_start(1)
         items = drawn.items.reshape(len(users), -1)
-        self.item_draws_ += torch.bincount(items.flatten(), minlength=self.n_items_ + 1).double()
+        counts = torch.bincount(items.flatten(), minlength=self.n_items_ + 1).double()
+        self.item_draws_ += counts
+        self.item_weights_ += counts if drawn.weights is None else torch.bincount(
+            items.flatten(), weights=drawn.weights.detach().flatten().double(), minlength=self.n_items_ + 1)
         row = self.history_[-1]
         row["negatives"] += int(items.numel())
         if self.flags_table_ is not None:

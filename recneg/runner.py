@@ -252,6 +252,8 @@ def _cold_start(cell: Cell, model, split, result, recorder) -> dict:
     if recorder is not None:   # methods that are no item sampler draw nothing to count
         draws = recorder.item_draws_
         found["new_negative_share"] = float(draws[torch.as_tensor(cohort)].sum() / draws.sum())
+        weights = recorder.item_weights_   # the share of the loss's negative weight (differs for re-weighting)
+        found["new_negative_weight"] = float(weights[torch.as_tensor(cohort)].sum() / weights.sum())
     return found
 
 

@@ -15,6 +15,7 @@ from recneg.data import EvalSet, Interactions, SyntheticWorld, leave_one_out
 from recneg.diagnostics import DrawRecorder
 from recneg.preference_pairs import flagged_share, later_items, preference_pairs
 from recneg.samplers import DNSSampler, HardnessCurriculum, RankBandSampler, UniformSampler
+from recneg.samplers.base import NegativeSample
 
 
 def one_user(n_items=30, items=(1,)):
@@ -139,3 +140,22 @@ def test_pairs_exclude_training_items_and_the_chosen_one_and_count_false_prefere
                                            for u, r in zip(pairs.user, pairs.rejected)]))
     with pytest.raises(RecnegError, match="needs a scorer"):
         preference_pairs(DNSSampler().fit(split.train), split.test)
+
+
+def test_recorder_sums_the_weights_the_loss_gives_each_draw():
+    # Re-weighting samplers draw uniformly and weight in the loss: the weighted record must
+    # follow the weights (repeated items, ties and a zero weight included), the count must not.
+    split = leave_one_out(SyntheticWorld(n_users=40, n_items=30, random_state=0).generate())
+    recorder = DrawRecorder(UniformSampler(random_state=0)).fit(split.train)
+    users, pos = torch.tensor([0, 1]), torch.tensor([1, 2])
+    items = torch.tensor([[5, 5, 7], [7, 9, 5]])
+    weights = torch.tensor([[2.0, 2.0, 0.0], [0.5, 1.0, 2.0]])
+    drawn = NegativeSample(items, torch.zeros_like(weights), weights)
+    recorder.on_epoch_start(1)
+    recorder.learn_from_batch(users, pos, drawn, None)
+    assert recorder.item_draws_[[5, 7, 9]].tolist() == [3.0, 2.0, 1.0]
+    assert recorder.item_weights_[[5, 7, 9]].tolist() == [6.0, 0.5, 1.0]
+    assert recorder.item_weights_.sum() == weights.sum()
+    unweighted = NegativeSample(items, torch.zeros_like(weights))
+    recorder.learn_from_batch(users, pos, unweighted, None)
+    assert recorder.item_weights_[[5, 7, 9]].tolist() == [9.0, 2.5, 2.0]

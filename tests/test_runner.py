@@ -504,6 +504,8 @@ def test_a_setting_with_new_items_and_the_cold_start_probe(tmp_path):
     # uniform draws new items about as often as any other item; popularity (alpha 1) rarely
     assert wide.loc["popularity", "new_negative_share"] < wide.loc["uniform", "new_negative_share"]
     assert {"new_hr@10", "new_mrr", "new_top_share@10"} <= set(wide.columns)
+    # unweighted samplers: the weighted share is the drawn share
+    assert np.allclose(wide["new_negative_weight"], wide["new_negative_share"])
 
 
 def test_a_setting_without_new_items_keeps_its_cell_keys():
