@@ -111,6 +111,10 @@ def test_score_separation_per_cohort():
     histogram = margin_histogram(pos, neg, n_bins=7, value_range=(-3.5, 3.5))
     assert histogram["count"].tolist() == np.bincount((margins.reshape(-1) + 3).astype(int), minlength=7).tolist()
     assert histogram["share"].sum() == pytest.approx(1.0)
+    # `where` keeps one cohort's pairs: the same counts as a histogram of those margins alone.
+    tail_histogram = margin_histogram(pos, neg, n_bins=7, value_range=(-3.5, 3.5), where=tail)
+    assert tail_histogram["count"].tolist() == np.bincount((margins[tail] + 3).astype(int), minlength=7).tolist()
+    assert tail_histogram["share"].sum() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("call, message", [
@@ -128,6 +132,9 @@ def test_score_separation_per_cohort():
     (lambda: score_separation([1.0], [0.0]), "negative_scores must have 2 dimension(s)"),
     (lambda: score_separation([1.0], [[0.0]], cohorts=[-1, 0]), "cohorts need negative_items"),
     (lambda: score_separation([1.0], [[0.0]], negative_items=[[5]], cohorts=[-1, 0]), "negative item id 5 has no"),
+    (lambda: margin_histogram([1.0], [[0.0, 1.0]], where=[True, False]), "where must be a boolean array of shape (1, 2)"),
+    (lambda: margin_histogram([1.0], [[0.0, 1.0]], where=[[1, 0]]), "where must be a boolean array"),
+    (lambda: margin_histogram([1.0], [[0.0, 1.0]], where=[[False, False]]), "where keeps no pair"),
 ])
 def test_bad_calibration_input_gets_one_line_error(call, message):
     with pytest.raises(RecnegError) as info:

@@ -252,7 +252,8 @@ def score_separation(positive_scores, negative_scores, *, negative_items=None, c
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def margin_histogram(positive_scores, negative_scores, *, n_bins: int = 20, value_range=None) -> pd.DataFrame:
+def margin_histogram(positive_scores, negative_scores, *, n_bins: int = 20, value_range=None,
+                     where=None) -> pd.DataFrame:
     """Histogram of the paired margins ``s⁺_b − s⁻_{b,j}`` (negative = a violated pair).
 
     Parameters
@@ -262,6 +263,9 @@ def margin_histogram(positive_scores, negative_scores, *, n_bins: int = 20, valu
     n_bins : int, default 20
     value_range : (float, float), optional
         Histogram range; the margins' own range if omitted.
+    where : array-like of bool, shape (B, k), optional
+        Keep only these pairs, e.g. ``cohorts[negative_items] == 2`` for the tail
+        negatives; ``share`` is then a share of the kept pairs.
 
     Returns
     -------
@@ -275,8 +279,19 @@ def margin_histogram(positive_scores, negative_scores, *, n_bins: int = 20, valu
        lower  upper  count  share
     0   -1.0    0.0      2    0.5
     1    0.0    1.0      2    0.5
+    >>> margin_histogram([1.0, 0.0], [[0.0, 2.0], [1.0, 0.0]], n_bins=2, where=[[True, False], [True, True]]).share.tolist()
+    [0.3333333333333333, 0.6666666666666666]
     """
-    margins = _paired_margins(positive_scores, negative_scores).reshape(-1)
+    margins = _paired_margins(positive_scores, negative_scores)
+    if where is not None:
+        keep = np.asarray(where)
+        if keep.shape != margins.shape or keep.dtype != bool:
+            raise RecnegError(f"where must be a boolean array of shape {margins.shape} (one flag per pair), got "
+                              f"{keep.dtype} of shape {keep.shape}")
+        if not keep.any():
+            raise RecnegError("where keeps no pair; pass a mask with at least one True")
+        margins = margins[keep]
+    margins = margins.reshape(-1)
     n_bins = check_positive_int("n_bins", n_bins)
     counts, edges = np.histogram(margins, bins=n_bins, range=value_range)
     return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": counts,

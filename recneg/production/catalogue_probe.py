@@ -17,6 +17,10 @@ Two readings of a score as a probability:
 
 The reliability bins are accumulated batch by batch, so memory stays at one batch of
 scores even on large catalogues.
+
+:func:`sampled_pairs` pairs each test row's target with a few of the same candidates,
+drawn uniformly, as the inputs of :func:`recneg.production.score_separation` and
+:func:`recneg.production.margin_histogram`.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import numpy as np
 import torch
 
 from .._errors import RecnegError, check_positive_int
+from ..samplers.base import make_generator
 from ..data.interactions import EvalSet, Interactions
 from ..metrics import COHORT_NAMES, popularity_cohorts
 
-__all__ = ["PROBABILITIES", "catalogue_calibration", "probability_for_loss"]
+__all__ = ["PROBABILITIES", "catalogue_calibration", "probability_for_loss", "sampled_pairs"]
 
 PROBABILITIES = ("sigmoid", "softmax")
 _POINTWISE = ("bce", "gbce")
@@ -117,6 +122,98 @@ def catalogue_calibration(model, eval_set: EvalSet, train: Interactions, *, prob
     rows = np.flatnonzero(trained.numpy()[eval_set.targets])
     sums, row_mass, row_auc = _scan(model, eval_set, rows, trained, probability, n_bins, batch_size)
     return _summary(sums, row_mass, row_auc, cohorts[eval_set.targets[rows]], len(eval_set) - len(rows))
+
+
+def sampled_pairs(model, eval_set: EvalSet, train: Interactions, *, num_negatives: int = 100, random_state=None,
+                  batch_size: int = 256) -> dict:
+    """Each test row's target with ``num_negatives`` negatives drawn uniformly from its candidates.
+
+    The candidates are those of :func:`catalogue_calibration`: items with a training
+    interaction, outside the row's history, other than the target. They are drawn
+    uniformly with replacement, so the share of a row's pairs that the target wins is an
+    unbiased estimate of that row's AUC over the whole catalogue. Rows whose target has
+    no training interaction, or that have no candidate, are skipped.
+
+    Parameters
+    ----------
+    model : object
+        Has ``score_all(users, histories)`` and ``maxlen``.
+    eval_set : EvalSet
+        Rows to pair (``split.test``).
+    train : Interactions
+        The training split: it decides which items are candidates.
+    num_negatives : int, default 100
+    random_state : int, torch.Generator or None
+    batch_size : int, default 256
+
+    Returns
+    -------
+    dict
+        numpy arrays: ``rows`` (indices into ``eval_set``, shape ``(R,)``), ``targets``
+        ``(R,)``, ``positive_scores`` ``(R,)``, ``negative_items`` ``(R, k)`` and
+        ``negative_scores`` ``(R, k)`` — the arguments of
+        :func:`~recneg.production.score_separation` and
+        :func:`~recneg.production.margin_histogram`.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from recneg.data import EvalSet, Interactions
+    >>> train = Interactions(np.array([0, 0, 1, 1]), np.array([1, 2, 3, 4]), np.arange(4), n_users=2, n_items=4)
+    >>> test = EvalSet(users=np.array([0, 1]), targets=np.array([4, 4]), history_indptr=np.array([0, 1, 2]),
+    ...                history_items=np.array([1, 2]), n_items=4)
+    >>> class ById:                      # scores every item by its id: item 4 beats every other
+    ...     maxlen = None
+    ...     def score_all(self, users, histories):
+    ...         return torch.arange(5.0).expand(len(users), 5)
+    >>> pairs = sampled_pairs(ById(), test, train, num_negatives=3, random_state=0)
+    >>> pairs["negative_items"].shape, sorted(set(pairs["negative_items"][0].tolist()) - {2, 3})
+    ((2, 3), [])
+    >>> bool((pairs["positive_scores"][:, None] > pairs["negative_scores"]).all())
+    True
+    """
+    num_negatives = check_positive_int("num_negatives", num_negatives)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if not isinstance(eval_set, EvalSet) or not isinstance(train, Interactions):
+        raise RecnegError("pass eval_set=split.test (an EvalSet) and train=split.train (Interactions)")
+    generator = make_generator(random_state)
+    trained = torch.as_tensor(np.asarray(train.item_counts()) > 0)
+    trained[0] = False
+    rows = np.flatnonzero(trained.numpy()[eval_set.targets])
+    maxlen = getattr(model, "maxlen", None) or 1
+    parameters = getattr(model, "parameters", None)
+    device = next(parameters()).device if callable(parameters) else torch.device("cpu")
+    was_training = getattr(model, "training", None)
+    if was_training is not None:
+        model.eval()
+    kept, targets, positive, items, negative = [], [], [], [], []
+    try:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            users = torch.as_tensor(eval_set.users[batch], dtype=torch.long, device=device)
+            with torch.no_grad():
+                scores = torch.as_tensor(model.score_all(users, eval_set.padded_histories(maxlen, batch).to(device)))
+            scores = scores.detach().double().cpu()
+            allowed = trained.expand_as(scores).clone()
+            seen_rows, seen_items = eval_set.seen_pairs(batch)
+            allowed[seen_rows, seen_items] = False
+            batch_targets = torch.as_tensor(eval_set.targets[batch], dtype=torch.long)
+            allowed[torch.arange(len(batch)), batch_targets] = False
+            has = allowed.any(1)
+            drawn = torch.multinomial(allowed[has].double(), num_negatives, replacement=True, generator=generator)
+            kept.append(batch[has.numpy()])
+            targets.append(batch_targets[has])
+            positive.append(scores[has].gather(1, batch_targets[has, None])[:, 0])
+            items.append(drawn)
+            negative.append(scores[has].gather(1, drawn))
+    finally:
+        if was_training is not None:
+            model.train(was_training)
+    if not kept:
+        raise RecnegError("no test row has a trained target; pass the split the model was trained on")
+    return {"rows": np.concatenate(kept), "targets": torch.cat(targets).numpy(),
+            "positive_scores": torch.cat(positive).numpy(), "negative_items": torch.cat(items).numpy(),
+            "negative_scores": torch.cat(negative).numpy()}
 
 
 def _scan(model, eval_set: EvalSet, rows: np.ndarray, trained: torch.Tensor, probability: str, n_bins: int,
