@@ -660,12 +660,17 @@ def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, sett
 
 # -- provenance helpers ------------------------------------------------------------------------
 def git_commit() -> str:
-    """The repository's HEAD commit, with ``+dirty`` when tracked files have changes."""
+    """The repository's HEAD commit, with ``+dirty`` when tracked files outside ``results/`` have changes.
+
+    ``results/`` is left out: a grid run there appends to its own tracked journal after the
+    first cell, and that output does not change the code the next cell runs.
+    """
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=_ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")

@@ -606,3 +606,24 @@ def test_stopping_rule_takes_a_loss_variants_overrides():
     base, patient = grid.losses
     assert grid.stopping_rule() == grid.stopping_rule(base) == {"patience": 2, "warm-up": 0, "epoch cap": 3}
     assert grid.stopping_rule(patient) == {"patience": 7, "warm-up": 2, "epoch cap": 3}
+
+
+def test_the_commit_is_dirty_for_code_changes_but_not_for_results(tmp_path, monkeypatch):
+    # A grid run into results/ rewrites its own tracked journal after the first cell; that must
+    # not mark the later cells' commit as dirty, while a change to any other tracked file must.
+    import subprocess
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "g.cells.jsonl").write_text("{}\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    monkeypatch.setattr(runner, "_ROOT", tmp_path)
+    clean = runner.git_commit()
+    assert len(clean) == 40 and not clean.endswith("+dirty")
+    (tmp_path / "results" / "g.cells.jsonl").write_text("{}\n{}\n")
+    assert runner.git_commit() == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert runner.git_commit() == clean + "+dirty"
