@@ -35,17 +35,17 @@ def _band_case() -> tuple[torch.Tensor, torch.Tensor]:
 
 def check_band_items(band_items) -> None:
     """Exercise ``ex-cold-text-band``: ``band_items(scores, excluded, low, high)`` returns the
-    allowed items ranked ``low``..``high`` (inclusive; rank 1 is the highest score), best first."""
+    allowed items at positions ``low``..``high`` (inclusive; position 1 is the highest score), best first."""
     scores, excluded = _band_case()
     for low, high in ((1, 1), (3, 7), (10, 20)):
         got = as_array(call_answer(band_items, scores, excluded, low, high, name="band_items"), "band")
         want = _band_reference(scores, excluded, low, high).numpy()
         if got.shape != want.shape:
             if got.size == want.size - 1 or got.size == want.size + 1:
-                fail(f"For ranks {low}..{high} you returned {got.size} items instead of {want.size}.",
-                     hint="Both ends are included and rank 1 is the best item: ranks low..high are the "
+                fail(f"For positions {low}..{high} you returned {got.size} items instead of {want.size}.",
+                     hint="Both ends are included and position 1 is the best item: positions low..high are the "
                           "slice [low - 1 : high] of the ranking.")
-            fail(f"For ranks {low}..{high} your band has shape {got.shape}; expected ({want.size},).")
+            fail(f"For positions {low}..{high} your band has shape {got.shape}; expected ({want.size},).")
         if np.array_equal(got, want):
             continue
         plain = scores.argsort(descending=True, stable=True)[low - 1:high].numpy()
@@ -54,7 +54,7 @@ def check_band_items(band_items) -> None:
                  hint="Set the scores of excluded items to -inf before ranking.")
         rising = scores.masked_fill(excluded, float("inf")).argsort(stable=True)[low - 1:high].numpy()
         if np.array_equal(got, rising):
-            fail("Your ranking runs from the lowest score up; rank 1 is the highest score.")
+            fail("Your ranking runs from the lowest score up; position 1 is the highest score.")
         shifted = _band_reference(scores, excluded, low + 1, high + 1).numpy()
         if np.array_equal(got, shifted):
             fail("Your band is shifted by one rank.", hint="Rank 1 is index 0 of the ranking.")

@@ -255,8 +255,8 @@ class RankBandSampler(NegativeSampler):
     enough to be confusable. Its curriculum adds more of them epoch after epoch. Here the
     ranking is the recommender's own: for each row the allowed items (not padding, not
     the user's training items, not the row's targets) are ranked by the scorer's scores
-    (rank 1 = highest) and ``k`` negatives are drawn uniformly, with replacement, from
-    ranks ``low``..``high``. A row with fewer allowed items than ``high`` uses the band
+    and ``k`` negatives are drawn uniformly, with replacement, from positions
+    ``low``..``high`` (position 1 = highest score, the 0-based rank r = 0). A row with fewer allowed items than ``high`` uses the band
     it has, down to its last allowed item; one with ``low`` or fewer allowed items uses
     its last one. ``log_prob = −log(band width)``.
 
@@ -268,7 +268,7 @@ class RankBandSampler(NegativeSampler):
     Parameters
     ----------
     low, high : int, default 20, 100
-        First and last rank of the band (inclusive; rank 1 is the highest score), ``1 <= low <= high``.
+        First and last position of the band (inclusive; position 1 is the highest score), ``1 <= low <= high``.
 
     Examples
     --------
