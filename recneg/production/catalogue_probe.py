@@ -180,35 +180,16 @@ def sampled_pairs(model, eval_set: EvalSet, train: Interactions, *, num_negative
     trained = torch.as_tensor(np.asarray(train.item_counts()) > 0)
     trained[0] = False
     rows = np.flatnonzero(trained.numpy()[eval_set.targets])
-    maxlen = getattr(model, "maxlen", None) or 1
-    parameters = getattr(model, "parameters", None)
-    device = next(parameters()).device if callable(parameters) else torch.device("cpu")
-    was_training = getattr(model, "training", None)
-    if was_training is not None:
-        model.eval()
     kept, targets, positive, items, negative = [], [], [], [], []
-    try:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start:start + batch_size]
-            users = torch.as_tensor(eval_set.users[batch], dtype=torch.long, device=device)
-            with torch.no_grad():
-                scores = torch.as_tensor(model.score_all(users, eval_set.padded_histories(maxlen, batch).to(device)))
-            scores = scores.detach().double().cpu()
-            allowed = trained.expand_as(scores).clone()
-            seen_rows, seen_items = eval_set.seen_pairs(batch)
-            allowed[seen_rows, seen_items] = False
-            batch_targets = torch.as_tensor(eval_set.targets[batch], dtype=torch.long)
-            allowed[torch.arange(len(batch)), batch_targets] = False
-            has = allowed.any(1)
-            drawn = torch.multinomial(allowed[has].double(), num_negatives, replacement=True, generator=generator)
-            kept.append(batch[has.numpy()])
-            targets.append(batch_targets[has])
-            positive.append(scores[has].gather(1, batch_targets[has, None])[:, 0])
-            items.append(drawn)
-            negative.append(scores[has].gather(1, drawn))
-    finally:
-        if was_training is not None:
-            model.train(was_training)
+    for _, batch, scores, allowed, batch_targets in _scored_batches(model, eval_set, rows, trained, batch_size):
+        allowed[torch.arange(len(batch)), batch_targets] = False
+        has = allowed.any(1)
+        drawn = torch.multinomial(allowed[has].double(), num_negatives, replacement=True, generator=generator)
+        kept.append(batch[has.numpy()])
+        targets.append(batch_targets[has])
+        positive.append(scores[has].gather(1, batch_targets[has, None])[:, 0])
+        items.append(drawn)
+        negative.append(scores[has].gather(1, drawn))
     if not kept:
         raise RecnegError("no test row has a trained target; pass the split the model was trained on")
     return {"rows": np.concatenate(kept), "targets": torch.cat(targets).numpy(),
@@ -221,6 +202,23 @@ def _scan(model, eval_set: EvalSet, rows: np.ndarray, trained: torch.Tensor, pro
     """Reliability sums, per-row probability mass and per-row AUC, batch by batch, without gradients."""
     sums = {name: np.zeros(n_bins) for name in ("count", "probability", "positives")}
     row_mass, row_auc = np.zeros(len(rows)), np.zeros(len(rows))
+    for start, batch, scores, allowed, targets in _scored_batches(model, eval_set, rows, trained, batch_size):
+        allowed[torch.arange(len(batch)), targets] = True  # the target is a candidate even if re-consumed
+        probs = _row_probabilities(scores, allowed, probability)
+        labels = torch.zeros_like(allowed)
+        labels[torch.arange(len(batch)), targets] = True
+        _accumulate(sums, probs[allowed].numpy(), labels[allowed].numpy(), n_bins)
+        row_mass[start:start + len(batch)] = probs.sum(1).numpy()
+        row_auc[start:start + len(batch)] = _row_auc(scores, allowed, targets).numpy()
+    return sums, row_mass, row_auc
+
+
+def _scored_batches(model, eval_set: EvalSet, rows: np.ndarray, trained: torch.Tensor, batch_size: int):
+    """Yield ``(start, batch, scores, allowed, targets)`` for the test rows ``rows``, batch by batch.
+
+    Scores are computed in eval mode and without gradients (the model's mode is restored
+    afterwards); ``allowed`` marks the trained items minus each row's seen items.
+    """
     maxlen = getattr(model, "maxlen", None) or 1
     parameters = getattr(model, "parameters", None)
     device = next(parameters()).device if callable(parameters) else torch.device("cpu")
@@ -231,24 +229,16 @@ def _scan(model, eval_set: EvalSet, rows: np.ndarray, trained: torch.Tensor, pro
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
             users = torch.as_tensor(eval_set.users[batch], dtype=torch.long, device=device)
-            histories = eval_set.padded_histories(maxlen, batch).to(device)
             with torch.no_grad():
-                scores = torch.as_tensor(model.score_all(users, histories)).detach().double().cpu()
+                scores = torch.as_tensor(model.score_all(users, eval_set.padded_histories(maxlen, batch).to(device)))
+            scores = scores.detach().double().cpu()
             allowed = trained.expand_as(scores).clone()
             seen_rows, seen_items = eval_set.seen_pairs(batch)
             allowed[seen_rows, seen_items] = False
-            targets = torch.as_tensor(eval_set.targets[batch], dtype=torch.long)
-            allowed[torch.arange(len(batch)), targets] = True  # the target is a candidate even if re-consumed
-            probs = _row_probabilities(scores, allowed, probability)
-            labels = torch.zeros_like(allowed)
-            labels[torch.arange(len(batch)), targets] = True
-            _accumulate(sums, probs[allowed].numpy(), labels[allowed].numpy(), n_bins)
-            row_mass[start:start + len(batch)] = probs.sum(1).numpy()
-            row_auc[start:start + len(batch)] = _row_auc(scores, allowed, targets).numpy()
+            yield start, batch, scores, allowed, torch.as_tensor(eval_set.targets[batch], dtype=torch.long)
     finally:
         if was_training is not None:
             model.train(was_training)
-    return sums, row_mass, row_auc
 
 
 def _accumulate(sums: dict, probs: np.ndarray, labels: np.ndarray, n_bins: int) -> None:
