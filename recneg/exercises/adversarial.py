@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from ._feedback import (as_array, as_number, call_answer, check_flaws, check_prediction_recorded, check_shape,
-                        check_signature, expect, fail, passed)
+from ._feedback import (_direction, as_array, as_number, call_answer, check_flaws, check_prediction_recorded,
+                        check_shape, check_signature, expect, fail, passed)
 from ._measured import check_difference
 
 __all__ = ["CRITIQUE_STATEMENTS", "check_reinforce_gradient", "check_estimator_moments", "check_softmax_entropy",
@@ -202,8 +202,7 @@ def check_estimator_moments(estimator_moments) -> None:
             if math.isclose(variance, float(((grads - ref_mean) ** 2).sum(axis=1).mean()), rel_tol=1e-6):
                 fail(f"{where}, your variance {variance:.6g} averages over the items with equal weights.",
                      hint="Weight item j's squared deviation by p_j.")
-            direction = "too high" if variance > ref_var else "too low"
-            fail(f"{where}, your variance {variance:.6g} is {direction}.",
+            fail(f"{where}, your variance {variance:.6g} is {_direction(variance, ref_var)}.",
                  hint="The variance is the probability-weighted average of the squared distance of each "
                       "possible ĝ from E[ĝ].")
     passed("ex-adversarial-baseline",

@@ -13,16 +13,11 @@ expected value.
 
 from __future__ import annotations
 
-from ._feedback import as_number, fail, passed, same
+from ._feedback import _direction, as_number, fail, passed, same
 
 __all__ = ["check_accidental"]
 
 _N_ITEMS, _N_POSITIVES, _DRAWS, _POPULARITY_SHARE = 10_000, 40, 100, 0.02
-
-
-def _direction(value: float, reference: float) -> str:
-    """Whether an answer is too high or too low, the only thing said about the reference."""
-    return "too high" if value > reference else "too low"
 
 
 def check_accidental(p_uniform, expected_uniform, expected_popularity) -> None:
