@@ -266,9 +266,15 @@ def _rank_rows(model, eval_set: EvalSet, items: _ItemSets, maxlen: int, max_k: i
     was_training = getattr(model, "training", None)
     if was_training is not None and callable(getattr(model, "eval", None)):
         model.eval()
+    order = np.arange(n_rows)
+    if protocol == "full" and maxlen > 1:
+        # Full ranking draws nothing, so the batches may be formed freely: rows of similar
+        # history length share a batch and a model that drops all-padding columns (SASRec)
+        # reads little padding. Sampled protocols keep row order: their draws follow it.
+        order = np.argsort(np.minimum(np.diff(eval_set.history_indptr), maxlen), kind="stable")
     try:
         for start in tqdm(range(0, n_rows, batch_size), desc="evaluate", disable=not progress, leave=False):
-            rows = np.arange(start, min(start + batch_size, n_rows))
+            rows = order[start:start + batch_size]
             users = torch.as_tensor(eval_set.users[rows], dtype=torch.long, device=device)
             with torch.no_grad():
                 scores = model.score_all(users, eval_set.padded_histories(maxlen, rows).to(device))

@@ -89,7 +89,24 @@ def test_histories_passed_to_the_model():
     assert torch.cat(flat.histories).tolist() == [[1], [2], [0], [1]]
     seq = TableModel(TABLE, maxlen=3)
     evaluate(seq, TEST, TRAIN, ks=(3,))
+    # full ranking takes the rows shortest history first (r2, r0, then r1 and r3 in order)
+    assert torch.cat(seq.histories).tolist() == [[0, 0, 0], [0, 0, 1], [0, 6, 2], [0, 3, 1]]
+
+
+def test_sampled_protocol_takes_rows_in_order():
+    # its draws follow the row order, so a reordering would change published sampled metrics
+    seq = TableModel(TABLE, maxlen=3)
+    evaluate(seq, TEST, TRAIN, ks=(3,), protocol="sampled", n_sampled=2)
     assert torch.cat(seq.histories).tolist() == [[0, 0, 1], [0, 6, 2], [0, 0, 0], [0, 3, 1]]
+
+
+def test_sequential_results_do_not_depend_on_batch_size_or_row_order():
+    a = evaluate(TableModel(TABLE, maxlen=3), TEST, TRAIN, ks=(1, 3), batch_size=1)
+    b = evaluate(TableModel(TABLE, maxlen=3), TEST, TRAIN, ks=(1, 3), batch_size=3)
+    flat = evaluate(TableModel(TABLE), TEST, TRAIN, ks=(1, 3))
+    for key in a:
+        if key != "protocol":
+            assert a[key] == pytest.approx(b[key]) and a[key] == pytest.approx(flat[key]), key
 
 
 class DropoutModel(torch.nn.Module):

@@ -68,6 +68,21 @@ def test_sasrec_left_padding_does_not_change_real_positions(sasrec):
     torch.testing.assert_close(sasrec.score_all(None, short), sasrec.score_all(None, padded), rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize("n_blocks", [1, 2, 3])
+def test_sasrec_score_all_is_the_last_position_of_forward(n_blocks):
+    # score_all computes the last block at the last position only, after dropping the
+    # columns that are padding in every row: neither may change a score
+    model = SASRec(n_items=30, hidden=16, n_blocks=n_blocks, n_heads=2, maxlen=8, random_state=1).eval()
+    h = histories()
+    with torch.no_grad():
+        reference = model.score_catalogue(model(h)[:, -1])
+        for rows in ([0, 1, 2], [0, 2], [2], [1]):   # [0, 2]: three all-padding columns
+            torch.testing.assert_close(model.score_all(None, h[rows])[:, 1:], reference[rows, 1:],
+                                       rtol=0, atol=1e-5)
+        empty = torch.zeros(2, 8, dtype=torch.long)   # nothing to read: every score 0
+        assert model.score_all(None, empty)[:, 1:].abs().max() == 0
+
+
 def test_sasrec_longer_histories_keep_the_last_maxlen(sasrec):
     long = torch.arange(1, 13)[None]  # 12 items, maxlen 8
     with torch.no_grad():
