@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -306,6 +307,13 @@ def test_incomplete_results_are_refused_unless_asked(grid_path, tmp_path, monkey
 def test_missing_results_name_the_command(tmp_path):
     with pytest.raises(RecnegError, match="recneg experiment run experiments/nothing.toml"):
         load_results("nothing", results_dir=tmp_path)
+
+
+@pytest.mark.parametrize("given, fix", [("results/tiny.csv", "'tiny', results_dir='results'"),
+                                        ("tiny.json", "'tiny'"), ("experiments/tiny.toml", "'tiny'")])
+def test_a_path_instead_of_a_name_gets_the_name_back(given, fix):
+    with pytest.raises(RecnegError, match=re.escape(f"got {given!r}; pass {fix}") + "$"):
+        load_results(given)
 
 
 @pytest.mark.parametrize("values", [
