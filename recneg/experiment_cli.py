@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from ._errors import RecnegError
 
@@ -49,6 +50,8 @@ def add_experiment_command(subparsers) -> None:
     curve.add_argument("--setting", default=None, help="the setting's label, when the grid has several")
     curve.add_argument("--every", type=int, default=5, help="print every this many epochs (default 5)")
     curve.add_argument("--out", default=None, help="also write the per-epoch curve to this CSV")
+    curve.add_argument("--record", default=None,
+                       help="also write the run with its provenance to this JSON, for a chapter to render")
     curve.add_argument("--device", default=None)
     curve.set_defaults(handler=_curve)
 
@@ -104,7 +107,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _curve(args: argparse.Namespace) -> int:
     from ._atomic import atomic_write_text
     from ._errors import check_positive_int
-    from .runner import retrain_without_stopping
+    from .runner import probe_record, retrain_without_stopping
 
     every = check_positive_int("--every", args.every)
     record = retrain_without_stopping(args.results, arm=args.arm, seed=args.seed, epochs=args.epochs,
@@ -125,4 +128,6 @@ def _curve(args: argparse.Namespace) -> int:
     if args.out:
         rows = f"epoch,valid_{record['valid_metric']}\n" + "".join(f"{e},{v}\n" for e, v in enumerate(curve, start=1))
         atomic_write_text(args.out, rows)
+    if args.record:
+        atomic_write_text(args.record, json.dumps(probe_record(record, args.results), indent=1) + "\n")
     return 0

@@ -658,6 +658,26 @@ def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, sett
     return record
 
 
+def probe_record(record: dict, csv_path) -> dict:
+    """What a chapter needs to render a :func:`retrain_without_stopping` run, with provenance.
+
+    The re-trained cell (results file, its config hash and commit, arm, seed, setting),
+    the code that re-trained it (commit, versions, threads, wall time) and what it found:
+    the validation curve, its best epoch and test metrics there, the published record
+    (``stored``) and the grid's own rule replayed on the new curve (``replayed``).
+    """
+    csv_path = Path(csv_path)
+    provenance = json.loads(csv_path.with_suffix(".json").read_text())
+    return {"results": csv_path.name, "grid": provenance["grid"], "config_hash": provenance["config_hash"],
+            "results_commit": provenance["commit"], "setting": record["setting"], "arm": record["arm"],
+            "seed": record["seed"], "epochs": len(record["valid_curve"]), "valid_metric": record["valid_metric"],
+            "valid_curve": record["valid_curve"], "best_epoch": record["best_epoch"], "test": record["test"],
+            "stored": record["stored"], "replayed": record.get("replayed"), "commit": git_commit(),
+            "versions": versions(), "threads": record.get("threads"), "device": record.get("device"),
+            "wall_seconds": record["wall_seconds"],
+            "created_at": _now()}
+
+
 # -- provenance helpers ------------------------------------------------------------------------
 def git_commit() -> str:
     """The repository's HEAD commit, with ``+dirty`` when tracked files outside ``results/`` have changes.

@@ -560,6 +560,16 @@ def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path
     assert f"on this curve: best epoch {stopped['best_epoch']}, stop at {stopped['epochs_trained']}" in printed
     curve = pd.read_csv(out)
     assert list(curve.epoch) == list(range(1, 21))
+    # --record keeps the same run with what a chapter needs to cite it
+    record_path = tmp_path / "probe.json"
+    assert main(["experiment", "curve", str(tmp_path / "tiny.csv"), "--arm", "uniform", "--seed", "0",
+                 "--epochs", "20", "--record", str(record_path)]) == 0
+    record = json.loads(record_path.read_text())
+    assert record["valid_curve"] == pytest.approx(curve["valid_ndcg@10"].tolist())
+    assert (record["grid"], record["config_hash"], record["arm"], record["seed"]) == (
+        "tiny", provenance["config_hash"], "uniform", 0)
+    assert record["stored"]["best_epoch"] == stopped["best_epoch"] and record["epochs"] == 20
+    assert record["replayed"]["stopped"] == stopped["epochs_trained"] and record["commit"]
     with pytest.raises(RecnegError, match="arm 'nope'"):
         runner.retrain_without_stopping(tmp_path / "tiny.csv", arm="nope", seed=0, epochs=5)
 
