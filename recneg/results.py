@@ -175,11 +175,11 @@ def load_results(name: str, *, results_dir=None, require_complete: bool = True, 
     check : bool, default True
         Run the checks of the module docstring (a chapter always does).
     """
-    if Path(name).name != name or Path(name).suffix in (".csv", ".json", ".toml"):
-        path = Path(name)
-        raise RecnegError(f"load_results takes a grid's name, not a path: got {name!r}; pass "
-                          f"{path.stem!r}" + (f", results_dir={str(path.parent)!r}"
-                                                      if path.parent != Path(".") and path.suffix != ".toml" else ""))
+    path = Path(name)
+    if path.name != name or path.suffix in (".csv", ".json", ".toml"):
+        # results/<name>.csv names its folder; experiments/<name>.toml does not
+        folder = f", results_dir={str(path.parent)!r}" if path.parent != Path(".") and path.suffix != ".toml" else ""
+        raise RecnegError(f"load_results takes a grid's name, not a path: got {name!r}; pass {path.stem!r}{folder}")
     folder = Path(results_dir) if results_dir is not None else _ROOT / "results"
     csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
     if not csv_path.is_file() or not json_path.is_file():
