@@ -350,15 +350,19 @@ class Claims:
     def take(self, key: str) -> bool:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / key
+        # the claim appears with its pid already in it (a hard link is created exclusively):
+        # a claim created empty and written after would read as dead to a second process
+        pending = self.folder / f".{key}.{os.getpid()}"
+        pending.write_text(str(os.getpid()))
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.link(pending, path)
         except FileExistsError:
             if _alive(path):
                 return False
             path.unlink(missing_ok=True)  # left by a process that died
             return self.take(key)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
+        finally:
+            pending.unlink(missing_ok=True)
         return True
 
     def release(self, key: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import numpy as np
@@ -389,6 +390,9 @@ def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     assert claims.take("a")
     (tmp_path / "claims" / "b").write_text("999999999")   # a process that no longer exists
     assert claims.take("b")
+    # a claim holds its pid from the moment it exists, and nothing else is left behind
+    assert sorted(p.name for p in (tmp_path / "claims").iterdir()) == ["a", "b"]
+    assert (tmp_path / "claims" / "b").read_text() == str(os.getpid())
 
 
 def test_two_processes_share_a_grid_without_training_a_cell_twice(grid_path, tmp_path):
@@ -551,9 +555,9 @@ def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path
     runner.run_grid(config, results_dir=tmp_path, progress=False, threads=1)
     provenance = json.loads((tmp_path / "tiny.json").read_text())
     stopped = next(c for c in provenance["cells"] if c["arm"] == "uniform")
-    out = tmp_path / "curve.csv"
+    out, record_path = tmp_path / "curve.csv", tmp_path / "probe.json"
     assert main(["experiment", "curve", str(tmp_path / "tiny.csv"), "--arm", "uniform", "--seed", "0",
-                 "--epochs", "20", "--out", str(out)]) == 0
+                 "--epochs", "20", "--out", str(out), "--record", str(record_path)]) == 0
     printed = capsys.readouterr().out
     # the same run, only longer: the grid's own rule on the new curve stops where the published run stopped
     assert stopped["stop_reason"] == "patience"
@@ -561,9 +565,6 @@ def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path
     curve = pd.read_csv(out)
     assert list(curve.epoch) == list(range(1, 21))
     # --record keeps the same run with what a chapter needs to cite it
-    record_path = tmp_path / "probe.json"
-    assert main(["experiment", "curve", str(tmp_path / "tiny.csv"), "--arm", "uniform", "--seed", "0",
-                 "--epochs", "20", "--record", str(record_path)]) == 0
     record = json.loads(record_path.read_text())
     assert record["valid_curve"] == pytest.approx(curve["valid_ndcg@10"].tolist())
     assert (record["grid"], record["config_hash"], record["arm"], record["seed"]) == (
