@@ -30,9 +30,13 @@ from scipy import stats
 from ._errors import RecnegError
 from .grid import load_grid
 
-__all__ = ["Results", "load_results", "mean_interval"]
+__all__ = ["SUFFICIENT_PATIENCE", "Results", "load_results", "mean_interval"]
 
 _ROOT = Path(__file__).resolve().parents[1]
+# The patience, in epochs, that the case study's probe ("Training on past the stop": published
+# runs re-trained with early stopping off) found the SASRec grids need; the chapters mark a
+# table from a grid stopped with less as provisional.
+SUFFICIENT_PATIENCE = 100
 
 
 def mean_interval(values, confidence: float = 0.95) -> tuple[float, float]:
