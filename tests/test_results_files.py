@@ -43,3 +43,27 @@ def test_every_results_file_has_provenance_and_loads(csv):
         assert field in provenance, field
     assert csv.with_name(f"{csv.stem}.cells.jsonl").exists(), "the journal is part of the record"
     load_results(csv.stem, require_complete=False)
+
+
+NEXT = sorted((ROOT / "experiments" / "next").glob("*.toml"))
+
+
+@pytest.mark.parametrize("grid", NEXT, ids=lambda p: p.stem)
+def test_a_grid_being_rerun_replaces_a_published_one_and_its_journal_is_its_own(grid):
+    """experiments/next/ holds longer-trained editions of published grids; the journal of
+    each (results/next/, committed as it grows) must hold only cells of that edition, or
+    resuming it would publish cells trained under another declaration."""
+    from recneg.grid import load_grid
+    from recneg.results import SUFFICIENT_PATIENCE
+
+    edition = load_grid(grid)
+    published = load_grid(ROOT / "experiments" / grid.name)
+    assert edition.config_hash != published.config_hash, "an edition that changes nothing"
+    every = [edition.cell(s, a, l, p, seed) for s in edition.settings for l in edition.losses
+             for a in edition.arms for p in a.candidates() for seed in {*edition.seeds, *edition.tune_seeds}]
+    assert min(int(c.train["patience"]) for c in every) >= SUFFICIENT_PATIENCE
+    journal = ROOT / "results" / "next" / f"{grid.stem}.cells.jsonl"
+    if journal.exists():
+        keys = {c.key for c in every}
+        found = {json.loads(line)["key"] for line in journal.read_text().splitlines() if line.strip()}
+        assert found <= keys, f"{len(found - keys)} journal cells belong to no cell of {grid}"
