@@ -1,0 +1,92 @@
+"""tools/land_next_grid.py: a finished grid from experiments/next/ replaces the published
+edition, which is kept under a new name; journals move whole and nothing is retrained."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from recneg import runner
+from recneg.results import load_results
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import land_next_grid  # noqa: E402
+
+GRID = """# Run: recneg experiment run experiments/tiny.toml --threads 1
+name = "tiny"
+chapter = "notebooks/99_tiny"
+description = "a tiny grid for the landing tests"
+seeds = [0, 1]
+
+[model]
+name = "bpr-mf"
+dim = 8
+
+[train]
+epochs = {epochs}
+patience = {patience}
+batch_size = 256
+lr = 0.01
+
+[[settings]]
+label = "world"
+dataset = "synthetic"
+split = "leave-one-out"
+world = {{ n_users = 60, n_items = 40, random_state = 0 }}
+
+# the health checks are not what these tests are about: a toy world's runs may be flagged
+[[arms]]
+label = "uniform"
+sampler = "uniform"
+shown_as_failure = "a toy world"
+"""
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "experiments" / "next").mkdir(parents=True)
+    (tmp_path / "results" / "next").mkdir(parents=True)
+    published = tmp_path / "experiments" / "tiny.toml"
+    published.write_text(GRID.format(epochs=6, patience=1))
+    runner.run_grid(published, results_dir=tmp_path / "results", progress=False, threads=1)
+    edition = tmp_path / "experiments" / "next" / "tiny.toml"
+    edition.write_text(GRID.format(epochs=12, patience=4).replace(
+        "experiments/tiny.toml --threads 1", "experiments/next/tiny.toml --threads 1 --results-dir results/next"))
+    return tmp_path
+
+
+def test_landing_keeps_the_old_edition_and_retrains_nothing(repo):
+    runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
+                    progress=False, threads=1)
+    journals = {"old": (repo / "results" / "tiny.cells.jsonl").read_bytes(),
+                "new": (repo / "results" / "next" / "tiny.cells.jsonl").read_bytes()}
+    land_next_grid.land("tiny", root=repo)
+    # the journals moved byte for byte: no cell was trained or rewritten
+    assert (repo / "results" / "tiny_patience30.cells.jsonl").read_bytes() == journals["old"]
+    assert (repo / "results" / "tiny.cells.jsonl").read_bytes() == journals["new"]
+    assert sorted(p.name for p in (repo / "experiments" / "next").iterdir()) == []
+    assert sorted(p.name for p in (repo / "results" / "next").iterdir() if not p.name.startswith(".")) == []
+    landed, kept = (load_results(n, results_dir=repo / "results") for n in ("tiny", "tiny_patience30"))
+    assert landed.grid().stopping_rule()["patience"] == 4 and kept.grid().stopping_rule()["patience"] == 1
+    kept_text = (repo / "experiments" / "tiny_patience30.toml").read_text()
+    assert 'name = "tiny_patience30"' in kept_text and kept_text.count("chapter = ") == 1
+    assert f'chapter = "{land_next_grid.KEPT_CHAPTER}"' in kept_text
+    assert "experiments/tiny.toml --threads 1\n" in (repo / "experiments" / "tiny.toml").read_text()
+    assert kept.against_longer(landed).same_start.all()
+    land_next_grid.rewrite_outputs("tiny", root=repo)
+    assert (repo / "results" / "tiny.cells.jsonl").read_bytes() == journals["new"]
+
+
+def test_an_unfinished_edition_does_not_land(repo):
+    runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
+                    progress=False, threads=1, max_cells=1)
+    with pytest.raises(Exception, match="incomplete .1 of 2 final cells"):
+        land_next_grid.land("tiny", root=repo)
+    # nothing moved
+    assert (repo / "experiments" / "tiny.toml").read_text().startswith("# Run: recneg experiment run experiments/tiny")
+    assert not (repo / "experiments" / "tiny_patience30.toml").exists()
+    with pytest.raises(SystemExit, match="does not exist; pass the name of a grid in experiments/next/ .tiny."):
+        land_next_grid.land("tiny_typo", root=repo)
