@@ -161,6 +161,10 @@ def test_status_page_reports_every_notebook(full_html):
     from recneg.grid import load_grid
     train = load_grid(ROOT / "experiments" / "case_ml100k_loo.toml").train
     assert f"patience {train['patience']}, warm-up {train['min_epochs']}, at most {train['epochs']} epochs" in status
+    # and the grids being re-run (experiments/next/), with theirs
+    for grid in sorted((ROOT / "experiments" / "next").glob("*.toml")):
+        train = load_grid(grid).train
+        assert f"patience {train['patience']}, warm-up {train['min_epochs']}, at most {train['epochs']} epochs" in status
 
 
 @pytest.mark.slow

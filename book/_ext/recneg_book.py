@@ -233,19 +233,23 @@ class NotebookRunsDirective(SphinxDirective):
 class ExperimentsDirective(SphinxDirective):
     """Render the state of every experiment grid from its provenance (``results/*.json``).
 
-    Usage::
+    Usage (the second argument, the folder of grid files, defaults to ``experiments``)::
 
         ```{recneg-experiments} results
+        ```
+
+        ```{recneg-experiments} results/next experiments/next
         ```
     """
 
     required_arguments = 1
+    optional_arguments = 1
 
     def run(self):
         from recneg.grid import load_grid
 
         folder = Path(self.env.srcdir) / self.arguments[0]
-        grids = sorted((Path(self.env.srcdir) / "experiments").glob("*.toml"))
+        grids = sorted((Path(self.env.srcdir) / (self.arguments[1:] or ["experiments"])[0]).glob("*.toml"))
         rows = []
         for grid in grids:
             self.env.note_dependency(str(grid))
