@@ -101,6 +101,9 @@ def _verify(args: argparse.Namespace) -> int:
     print(with_width)
     agree = int(table.agree.sum())
     print(f"{agree} of {len(table)} re-run values agree within {args.tolerance:g}")
+    if agree < len(table) and not table.same_cpu.fillna(False).all():
+        print("some re-run cells were stored from another CPU, or one not recorded: its kernels round "
+              "differently, so a re-run there agrees only within seed-to-seed noise (recneg.runner.cpu_fingerprint)")
     return 0 if agree == len(table) else 1
 
 

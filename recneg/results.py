@@ -105,8 +105,10 @@ class Results:
         Replays :func:`recneg.training.replay_early_stopping` on the validation curve each
         run recorded, with that run's warm-up. One row per run and patience: ``best`` and
         ``stopped`` (epochs), ``same_checkpoint`` (the best epoch the grid kept), ``given_up``
-        (validation metric lost against the curve's best) and ``valid_best``. Empty when the
-        file was written before runs recorded their curves.
+        (validation metric lost against the curve's best), ``valid_best`` and ``test_hr@10``:
+        the test HR@10 of the checkpoint that patience keeps, from the scores each run
+        recorded at its new validation bests (NaN for runs recorded without them). Empty
+        when the file was written before runs recorded their curves.
         """
         from .training import replay_early_stopping
 
@@ -114,7 +116,7 @@ class Results:
         cells = self.provenance["cells"]
         if not cells or any(not c.get("valid_curve") or None in c["valid_curve"] for c in cells):
             return pd.DataFrame(columns=["setting", "arm", "loss", "seed", "patience", "best", "stopped",
-                                         "same_checkpoint", "given_up", "valid_best"])
+                                         "same_checkpoint", "given_up", "valid_best", "test_hr@10"])
         # each run's own training options: an arm or a loss may override the grid's rule
         settings, arms, losses = ({x.label: x for x in group} for group in (grid.settings, grid.arms, grid.losses))
         trains = [grid.cell(settings[c["setting"]], arms[c["arm"]], losses[c["loss"]], c["params"], c["seed"]).train
@@ -126,12 +128,14 @@ class Results:
         rows = []
         for cell, train in zip(cells, trains):
             curve = cell["valid_curve"]
+            tests = cell.get("test_at_new_best") or {}
+            test_hr = dict(zip(tests.get("epoch", []), tests.get("hr@10", [])))
             for patience in patiences:
                 best, stopped = replay_early_stopping(curve, patience, train.get("min_epochs", 0))
                 rows.append({"setting": cell["setting"], "arm": cell["arm"], "loss": cell["loss"], "seed": cell["seed"],
                              "patience": patience, "best": best, "stopped": stopped,
                              "same_checkpoint": best == cell["best_epoch"], "given_up": max(curve) - curve[best - 1],
-                             "valid_best": max(curve)})
+                             "valid_best": max(curve), "test_hr@10": test_hr.get(best, math.nan)})
         return pd.DataFrame(rows)
 
     def against_longer(self, longer: "Results") -> pd.DataFrame:

@@ -127,7 +127,9 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     if cell.arm.sampler is not None:
         sampler = make_sampler(cell.arm.sampler, **{"random_state": cell.seed, **_world_inputs(cell)})
     recorder = _draw_recorder(cell, split, sampler)
-    config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False})
+    # test_at_new_best is not part of the cell (its key): it records, never changes, a run
+    config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False,
+                            "test_at_new_best": True})
     began = time.perf_counter()
     # A warning during training (e.g. a mix that rounds to no mix, items a sampler never
     # draws) goes into the record: a log line is easy to miss in a long background grid.
@@ -154,11 +156,22 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
         # long patience then also shows where a shorter one would have stopped
         # (recneg.training.replay_early_stopping).
         "valid_curve": _valid_curve(result),
+        # The test score at each new validation best: whichever of those epochs a shorter
+        # patience would have kept, its published score is here (Results.patience_replay).
+        "test_at_new_best": _new_best_tests(result),
         "stop_reason": result.stop_reason, "wall_seconds": round(time.perf_counter() - began, 3),
-        "threads": torch.get_num_threads(), "device": str(config.resolved_device()),
+        "threads": torch.get_num_threads(), "device": str(config.resolved_device()), "cpu": cpu_fingerprint(),
         "commit": git_commit(), "finished_at": _now(), **({"probes": probes} if probes else {}),
         **({"warnings": said} if said else {}),
     }
+
+
+def _new_best_tests(result) -> dict:
+    table = result.new_best_tests
+    if table is None or table.empty:
+        return {}
+    return {"epoch": [int(e) for e in table["epoch"]],
+            **{m: [round(float(v), 6) for v in table[m]] for m in ("hr@10", "ndcg@10") if m in table}}
 
 
 def _valid_curve(result) -> list:
@@ -449,6 +462,7 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
         "cells": [{k: r[k] for k in ("key", "setting", "loss", "params", "seed", "epochs_trained",
                                        "best_epoch", "stop_reason", "wall_seconds", "health", "flags",
                                        "commit", "finished_at", "threads", "device")}
+                  | {k: r[k] for k in ("cpu", "test_at_new_best") if r.get(k)}
                   # a run shared by two arms (an α arm and "α chosen on validation") is listed under
                   # each; its record names only the arm that trained it
                   | {"arm": cell.arm.label}
@@ -578,8 +592,10 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
     """Re-run ``cells`` random final cells of a results file; compare with the stored values.
 
     Each cell is re-run with the thread count recorded for it. Returns one row per re-run
-    cell and metric: ``stored``, ``rerun``, ``abs_diff`` and ``agree``
-    (``abs_diff <= tolerance``).
+    cell and metric: ``stored``, ``rerun``, ``abs_diff``, ``agree`` (``abs_diff <=
+    tolerance``) and ``same_cpu`` (the stored run's :func:`cpu_fingerprint` equals this
+    machine's; ``None`` for a run recorded without one). Exact agreement is only to be
+    expected on the same CPU: elsewhere other kernels round differently.
     """
     csv_path = Path(csv_path)
     json_path = csv_path.with_suffix(".json")
@@ -603,7 +619,9 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
             splits[cell.setting.label] = (split, _numbers(popularity_floor(split)))
         split, floor = splits[cell.setting.label]
         # the same thread count as the stored run: CPU reductions are ordered by thread
-        threads = next((c["threads"] for c in provenance["cells"] if c["key"] == key), None)
+        stored_cell = next((c for c in provenance["cells"] if c["key"] == key), {})
+        threads = stored_cell.get("threads")
+        same_cpu = stored_cell["cpu"] == cpu_fingerprint() if stored_cell.get("cpu") else None
         if threads:
             torch.set_num_threads(int(threads))
         record = run_cell(cell, split, floor, device=device)
@@ -611,7 +629,7 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
             old = float(stored.query("key == @key and metric == @metric")["value"].iloc[0])
             new = float(record["test"][metric])
             rows.append({"cell": cell.describe(), "metric": metric, "stored": old, "rerun": new,
-                         "abs_diff": abs(old - new), "agree": abs(old - new) <= tolerance})
+                         "abs_diff": abs(old - new), "agree": abs(old - new) <= tolerance, "same_cpu": same_cpu})
     return pd.DataFrame(rows)
 
 
@@ -698,6 +716,31 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
+
+
+def cpu_fingerprint() -> str:
+    """The processor a run's floating-point results depend on.
+
+    Math libraries pick kernels by instruction set (MKL, oneDNN, PyTorch's own dispatch),
+    so the same seed and code can round differently on another CPU and, over hundreds
+    of epochs, train a different model: a cell re-run elsewhere agrees only within
+    seed-to-seed noise. Model name, family model number, PyTorch's CPU capability and a
+    hash of the feature flags.
+    """
+    import hashlib
+
+    name, model, flags = platform.processor() or platform.machine(), "?", ""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name, model, flags = fields.get("model name", name), fields.get("model", model), fields.get("flags", "")
+    digest = hashlib.sha1(flags.encode()).hexdigest()[:8] if flags else "?"
+    return f"{name}; model {model}; {torch.backends.cpu.get_cpu_capability()}; flags {digest}"
 
 
 def versions() -> dict:

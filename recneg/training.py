@@ -131,6 +131,12 @@ class TrainConfig:
         Seeds torch and numpy, the batch order and the sampler's draws.
     progress : bool, default True
         Show a tqdm bar over epochs.
+    test_at_new_best : bool, default False
+        Also evaluate the test split whenever validation reaches a new best
+        (``TrainResult.new_best_tests``). Any patience keeps one of those checkpoints,
+        so a run trained with a long patience then shows the test score that each
+        shorter patience would have published. Selection still reads validation only;
+        the extra evaluations leave training unchanged.
 
     Examples
     --------
@@ -162,6 +168,7 @@ class TrainConfig:
     device: Any = None
     seed: int = 0
     progress: bool = True
+    test_at_new_best: bool = False
 
     def __post_init__(self) -> None:
         self.epochs = check_positive_int("epochs", self.epochs)
@@ -257,6 +264,10 @@ class TrainResult:
         ``patience=None``: the last validation was the best). False when early
         stopping ended the run, and when there were no validation rows (no evidence
         either way).
+    new_best_tests : pandas.DataFrame or None
+        With ``test_at_new_best``: one row per epoch at which validation reached a new
+        best (``epoch`` and the test metrics there, as in ``test``); the last row is
+        the restored checkpoint. ``None`` otherwise.
     """
 
     model: torch.nn.Module
@@ -270,6 +281,7 @@ class TrainResult:
     touched_items: np.ndarray = field(default=None, repr=False)
     epochs_trained: int = 0
     still_improving: bool = False
+    new_best_tests: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def replay_early_stopping(valid_curve, patience: int, min_epochs: int = 0) -> tuple[int, int]:
@@ -619,6 +631,9 @@ class Trainer:
             best.value, best.epoch, best.valid, best.stale = value, epoch, valid, 0
             best.state = copy.deepcopy(self.model.state_dict())
             best.touched = self._touched.clone()
+            if self.config.test_at_new_best and len(split.test):
+                # the score this checkpoint would publish if a shorter patience kept it
+                self._new_best_tests.append({"epoch": epoch, **self._test(split, best.touched)})
         else:
             best.stale += 1
 
@@ -686,6 +701,7 @@ class Trainer:
             self.sampler.fit(split.train)
         self._prepare(split)
         self._touched = torch.zeros(split.n_items + 1, dtype=torch.bool)
+        self._new_best_tests = []
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98),
                                      weight_decay=cfg.weight_decay)
@@ -730,15 +746,19 @@ class Trainer:
         still_improving = bool(len(split.valid) > 0 and best.state is not None and stop_reason != "patience"
                                and best.stale < window)
         model.eval()
-        test = evaluate(model, split.test, split.train, ks=cfg.ks, batch_size=cfg.eval_batch_size,
-                        touched=touched) if len(split.test) else {}
+        test = self._test(split, touched) if len(split.test) else {}
         columns = ["epoch", "train_loss", "seconds", "eval_seconds", "elapsed_seconds", "negatives_per_s"]
         history = pd.DataFrame(rows)
         history = history[columns + [c for c in history.columns if c not in columns]]
         return TrainResult(model=model, history=history, best_epoch=best.epoch, valid=best.valid,
                            test=test, stop_reason=stop_reason, train_seconds=train_seconds, config=cfg,
                            touched_items=touched.numpy().copy(), epochs_trained=len(rows),
-                           still_improving=still_improving)
+                           still_improving=still_improving,
+                           new_best_tests=pd.DataFrame(self._new_best_tests) if cfg.test_at_new_best else None)
+
+    def _test(self, split: Split, touched: torch.Tensor) -> dict:
+        return evaluate(self.model, split.test, split.train, ks=self.config.ks,
+                        batch_size=self.config.eval_batch_size, touched=touched)
 
     def __repr__(self) -> str:
         return f"Trainer(model={type(self.model).__name__}, sampler={self.sampler!r}, config={asdict(self.config)})"

@@ -255,18 +255,26 @@ def test_selection_prefers_the_best_unflagged_candidate(grid_path):
     assert runner.choose_parameters(grid, records)[0] == {}   # tuning not finished: no choice yet
 
 
-def test_verify_agrees_on_rerun_cells(grid_path, tmp_path, monkeypatch):
+def test_verify_agrees_on_rerun_cells(grid_path, tmp_path, monkeypatch, capsys):
     results = tmp_path / "results"
     runner.run_grid(grid_path, results_dir=results, progress=False, threads=1)
     monkeypatch.setattr(runner, "_ROOT", tmp_path)
     table = runner.verify(results / "tiny.csv", cells=2)
-    assert len(table) == 6 and table.agree.all()
+    assert len(table) == 6 and table.agree.all() and table.same_cpu.all()
     # a tampered value is reported as a disagreement
     frame = pd.read_csv(results / "tiny.csv")
     frame.loc[frame.metric == "hr@10", "value"] += 0.01
     frame.to_csv(results / "tiny.csv", index=False)
     table = runner.verify(results / "tiny.csv", cells=4)
     assert not table[table.metric == "hr@10"].agree.any()
+    # a run stored from another CPU is said to be one: exact agreement is not to be expected
+    provenance = json.loads((results / "tiny.json").read_text())
+    for cell in provenance["cells"]:
+        cell["cpu"] = "another processor; model 1; AVX2; flags 00000000"
+    (results / "tiny.json").write_text(json.dumps(provenance))
+    assert not runner.verify(results / "tiny.csv", cells=1).same_cpu.any()
+    assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1"]) == 1
+    assert "stored from another CPU" in capsys.readouterr().out
 
 
 # -- reading results -----------------------------------------------------------------------------
@@ -602,8 +610,11 @@ def test_patience_replay_reads_the_curves_of_a_results_file(grid_path, tmp_path)
     cells = pd.DataFrame(results.provenance["cells"]).set_index(["arm", "seed"])
     assert len(replay) == 3 * len(cells) and (replay.given_up >= 0).all()
     own = replay[replay.patience == 4].set_index(["arm", "seed"])
-    # the grid's own patience keeps every published checkpoint and stop
+    # the grid's own patience keeps every published checkpoint and stop, and its test score
     assert own.same_checkpoint.all() and (own.given_up == 0).all()
+    published_hr = cells.loc[own.index, "health"].map(lambda h: h["hr10"])
+    assert np.allclose(own["test_hr@10"], published_hr, atol=1e-6)
+    assert replay["test_hr@10"].notna().all()    # every replayed checkpoint is a recorded new best
     assert (own.stopped == cells.loc[own.index, "epochs_trained"]).all()
     # a shorter patience never trains longer
     for patience in (1, 2):

@@ -394,6 +394,38 @@ def test_replay_early_stopping_is_where_the_trainer_stops(small_split, seed):
     assert replay_early_stopping(curve, patience, min_epochs) == (result.best_epoch, result.epochs_trained)
 
 
+def test_test_at_new_best_leaves_training_alone_and_records_each_new_best(small_split):
+    def fit(record):
+        model = SASRec(small_split.n_items, hidden=8, maxlen=10, random_state=0)
+        cfg = quiet(epochs=8, patience=None, num_negatives=2, seed=3, test_at_new_best=record)
+        return Trainer(model, UniformSampler(random_state=5), cfg).fit(small_split)
+
+    plain, recorded = fit(False), fit(True)
+    assert plain.new_best_tests is None
+    # the extra test evaluations change nothing that training or selection sees
+    assert plain.history.train_loss.tolist() == recorded.history.train_loss.tolist()
+    curve = recorded.history["valid_ndcg@10"].to_numpy()
+    assert curve.tolist() == plain.history["valid_ndcg@10"].tolist() and plain.test == recorded.test
+    records = [e for e in range(1, len(curve) + 1) if curve[e - 1] > curve[: e - 1].max(initial=-np.inf)]
+    table = recorded.new_best_tests
+    assert table.epoch.tolist() == records and records[-1] == recorded.best_epoch
+    assert table.iloc[-1]["hr@10"] == recorded.test["hr@10"] and table.iloc[-1]["ndcg@10"] == recorded.test["ndcg@10"]
+
+
+def test_test_at_new_best_on_tied_validation_scores(small_split):
+    # ties and repeats: only a strictly higher value is a new best, so a shorter patience
+    # always keeps one of the recorded epochs
+    curve = [0.1, 0.2, 0.2, 0.3, 0.3, 0.1]
+    model = BPRMF(small_split.n_users, small_split.n_items, dim=4, random_state=0)
+    trainer = ScriptedValidation(curve, model, UniformSampler(random_state=0),
+                                 quiet(epochs=6, patience=None, loss="bpr", batch_size=1024, test_at_new_best=True))
+    table = trainer.fit(small_split).new_best_tests
+    assert table.epoch.tolist() == [1, 2, 4]
+    for patience in (1, 2, 3):
+        assert replay_early_stopping(curve, patience)[0] in set(table.epoch)
+    assert table["hr@10"].between(0, 1).all()
+
+
 @pytest.mark.parametrize("curve, patience, message", [
     ([], 2, r"non-empty 1-d sequence, got shape \(0,\)"), ([0.1, float("nan")], 2, "no finite value at epoch 2"),
     ([[0.1]], 2, r"got shape \(1, 1\)"), ([0.1, 0.2], 0, "patience"),
