@@ -138,52 +138,6 @@ class Results:
                              "valid_best": max(curve), "test_hr@10": test_hr.get(best, math.nan)})
         return pd.DataFrame(rows)
 
-    def against_longer(self, longer: "Results") -> pd.DataFrame:
-        """This grid's runs beside the same runs of an edition trained with a longer patience.
-
-        Two editions of a grid that differ only in their stopping rule train the same run
-        (setting, arm, loss, parameters, seed) along the same trajectory until the shorter
-        rule stops it; the longer one then shows what training on would have found. One row
-        per run present in both: ``stopped``/``best``/``hr@10`` in each edition (suffixes
-        ``_short`` and ``_long``), ``same_start`` (the longer run's validation curve begins
-        with the shorter run's, to 1e-6: the premise of the comparison), ``valid_gain`` (best
-        validation metric, longer minus shorter) and ``patience_needed``: the shortest
-        patience whose replay on the longer curve keeps the longer edition's best epoch.
-        """
-        from .training import replay_early_stopping
-
-        def runs(results: Results) -> pd.DataFrame:
-            cells = pd.DataFrame(results.provenance["cells"])
-            if cells.empty or "valid_curve" not in cells:
-                raise RecnegError(f"results/{results.name}.csv has no recorded validation curves; "
-                                  "compare editions written since runs record them")
-            cells["params"] = cells["params"].map(lambda d: json.dumps(d, sort_keys=True))
-            cells["hr@10"] = cells["health"].map(lambda h: h["hr10"])
-            return cells.drop_duplicates(["setting", "arm", "loss", "params", "seed"])
-
-        on = ["setting", "arm", "loss", "params", "seed"]
-        keep = on + ["epochs_trained", "best_epoch", "hr@10", "valid_curve"]
-        pairs = runs(self)[keep].merge(runs(longer)[keep], on=on, suffixes=("_short", "_long"))
-        grid = longer.grid()
-        settings, arms, losses = ({x.label: x for x in group} for group in (grid.settings, grid.arms, grid.losses))
-        rows = []
-        for pair in pairs.to_dict("records"):
-            # the longer run's own warm-up: an arm or a loss may override the grid's
-            warm_up = grid.cell(settings[pair["setting"]], arms[pair["arm"]], losses[pair["loss"]],
-                                json.loads(pair["params"]), pair["seed"]).train.get("min_epochs", 0)
-            short, long_ = np.asarray(pair["valid_curve_short"], float), np.asarray(pair["valid_curve_long"], float)
-            same_start = len(long_) >= len(short) and bool(np.allclose(long_[:len(short)], short, rtol=0, atol=1e-6))
-            needed = next(p for p in range(1, len(long_) + 1)
-                          if replay_early_stopping(long_, p, warm_up)[0] == pair["best_epoch_long"])
-            rows.append({**{k: pair[k] for k in on},
-                         **{f"{new}_{edition}": pair[f"{old}_{edition}"] for edition in ("short", "long")
-                            for old, new in (("epochs_trained", "stopped"), ("best_epoch", "best"), ("hr@10", "hr@10"))},
-                         "same_start": same_start, "valid_gain": float(long_.max() - short.max()),
-                         "patience_needed": needed})
-        return pd.DataFrame(rows, columns=on + ["stopped_short", "best_short", "hr@10_short", "stopped_long",
-                                                "best_long", "hr@10_long", "same_start", "valid_gain",
-                                                "patience_needed"])
-
     def provenance_line(self) -> str:
         p = self.provenance
         compute = p.get("compute", {})

@@ -630,65 +630,6 @@ def test_patience_replay_reads_the_curves_of_a_results_file(grid_path, tmp_path)
     assert load_results("tiny", results_dir=tmp_path, check=False).patience_replay([1]).empty
 
 
-def test_a_longer_patience_edition_continues_the_same_runs(grid_path, tmp_path):
-    # at this learning rate validation rises with dips, so patience 1 stops early and 10 finds more
-    base = (grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 3", "epochs = 40")
-            .replace("lr = 0.01", "lr = 0.05"))
-    editions = {}
-    for label, patience in (("short", 1), ("long", 10)):
-        folder = tmp_path / label
-        folder.mkdir()
-        config = folder / "tiny.toml"
-        config.write_text(base.replace("patience = 2", f"patience = {patience}"))
-        runner.run_grid(config, results_dir=folder, progress=False, threads=1)
-        editions[label] = load_results("tiny", results_dir=folder, check=False)
-    pairs = editions["short"].against_longer(editions["long"])
-    # uniform (1 run) and the popularity arm's tuned alpha (1 run, the same alpha in both
-    # editions if validation chose alike; the tuning runs are not published cells)
-    assert len(pairs) >= 1 and pairs.same_start.all()           # same seed, same trajectory
-    assert (pairs.stopped_long >= pairs.stopped_short).all() and (pairs.best_long >= pairs.best_short).all()
-    assert (pairs.best_long > pairs.best_short).any() and (pairs.valid_gain > 0).any()
-    same = pairs[pairs.best_long == pairs.best_short]
-    assert np.allclose(same["hr@10_long"], same["hr@10_short"])  # one checkpoint, one test score
-    long_cells = {c["arm"]: c for c in editions["long"].provenance["cells"]}
-    for pair in pairs.itertuples():
-        curve = long_cells[pair.arm]["valid_curve"]
-        assert replay_early_stopping(curve, pair.patience_needed)[0] == pair.best_long
-        if pair.patience_needed > 1:
-            assert replay_early_stopping(curve, pair.patience_needed - 1)[0] != pair.best_long
-        assert pair.valid_gain >= 0
-
-
-def test_against_longer_on_tied_curves_and_diverging_runs(grid_path):
-    from recneg.results import Results
-
-    def edition(curves):
-        cells = [{"setting": "world", "arm": arm, "loss": "bce", "params": params, "seed": seed,
-                  "epochs_trained": len(curve), "best_epoch": int(np.argmax(curve)) + 1, "health": {"hr10": hr},
-                  "valid_curve": curve} for arm, params, seed, curve, hr in curves]
-        return Results("tiny", pd.DataFrame(), {"config_file": str(grid_path), "cells": cells})
-
-    short = edition([("uniform", {}, 0, [0.1, 0.2, 0.2], 0.30),
-                     ("uniform", {}, 1, [0.1, 0.2, 0.2], 0.30),
-                     ("popularity", {"alpha": 0.0, "smoothing": 1.0}, 0, [0.1, 0.1], 0.2)])
-    # seed 0 ties at 0.2 for three epochs, then rises twice to 0.3 (the first 0.3 is the best:
-    # only a strictly higher value moves it); seed 1 starts elsewhere; popularity's alpha differs
-    longer = edition([("uniform", {}, 0, [0.1, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3], 0.35),
-                      ("uniform", {}, 1, [0.1, 0.25, 0.2, 0.2], 0.31),
-                      ("popularity", {"alpha": 1.0, "smoothing": 1.0}, 0, [0.1, 0.1], 0.2)])
-    pairs = short.against_longer(longer).set_index("seed")
-    assert list(pairs.index) == [0, 1]                   # runs with other parameters are not paired
-    assert pairs.loc[0, "best_long"] == 5 and pairs.loc[0, "patience_needed"] == 3
-    assert pairs.loc[0, "same_start"] and math.isclose(pairs.loc[0, "valid_gain"], 0.1)
-    assert not pairs.loc[1, "same_start"]                # not the same run trained on: say so
-    assert pairs.loc[1, "patience_needed"] == 1 and math.isclose(pairs.loc[0, "hr@10_long"], 0.35)
-    no_curves = Results("tiny", pd.DataFrame(), {"config_file": str(grid_path),
-                                                 "cells": [{k: v for k, v in c.items() if k != "valid_curve"}
-                                                           for c in short.provenance["cells"]]})
-    with pytest.raises(RecnegError, match="no recorded validation curves"):
-        no_curves.against_longer(longer)
-
-
 def test_stopping_rule_takes_a_loss_variants_overrides():
     text = GRID + '\n[[losses]]\nlabel = "bce"\n\n[[losses]]\nlabel = "patient"\npatience = 7\nmin_epochs = 2\n'
     grid = parse_grid(text.format(name="tiny"))
