@@ -6,6 +6,11 @@
 # keep what has finished).
 #   nohup bash tools/run_next_grids.sh > next_grids.log 2>&1 &
 #   bash tools/run_next_grids.sh case_ml100k_loo      # one grid
+# Each cell records the commit it ran at, marked +dirty when tracked files outside results/
+# differ from it. To keep editing the repository meanwhile, run from a clean worktree and
+# point the journals at this checkout:
+#   git worktree add --detach ../grids-wt && cd ../grids-wt
+#   NEXT_RESULTS_DIR=$OLDPWD/results/next nohup bash tools/run_next_grids.sh > next_grids.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results="${NEXT_RESULTS_DIR:-results/next}"
