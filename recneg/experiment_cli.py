@@ -101,10 +101,16 @@ def _verify(args: argparse.Namespace) -> int:
     print(with_width)
     agree = int(table.agree.sum())
     print(f"{agree} of {len(table)} re-run values agree within {args.tolerance:g}")
-    if agree < len(table) and not table.same_cpu.fillna(False).all():
-        print("some re-run cells were stored from another CPU, or one not recorded: its kernels round "
-              "differently, so a re-run there agrees only within seed-to-seed noise (recneg.runner.cpu_fingerprint)")
-    return 0 if agree == len(table) else 1
+    # on the stored run's CPU a re-run must agree exactly; on another (or an unrecorded) one,
+    # kernels round differently and the run drifts: it must stay within its arm's seed spread
+    elsewhere = table[~table.agree & (table.same_cpu != True)]  # noqa: E712 (None: not recorded)
+    if len(elsewhere):
+        inside = int(elsewhere.within_seed_noise.sum())
+        print(f"{len(elsewhere)} differing value(s) come from runs stored on another CPU or one not recorded, "
+              "whose kernels round differently (recneg.runner.cpu_fingerprint); "
+              f"{inside} of them lie within 3 standard deviations of their arm's published seeds")
+    exact = table.agree | (table.same_cpu != True)  # noqa: E712
+    return 0 if exact.all() and (table.agree | table.within_seed_noise).all() else 1
 
 
 def _curve(args: argparse.Namespace) -> int:
