@@ -138,6 +138,42 @@ class Results:
                              "valid_best": max(curve), "test_hr@10": test_hr.get(best, math.nan)})
         return pd.DataFrame(rows)
 
+    def patience_gain(self, shorter: int, confidence: float = 0.95) -> pd.DataFrame:
+        """What the grid's own patience bought over a ``shorter`` one, per arm.
+
+        Each run is replayed with the shorter patience on its own validation curve, and
+        the test HR@10 of the checkpoint that patience keeps is read from the scores the
+        run recorded at its new validation bests: both numbers come from the same run,
+        so the difference is paired. One row per (setting, arm, loss): ``runs``,
+        ``moved`` (runs whose kept checkpoint differs), mean epochs trained under each
+        rule (``epochs_shorter``, ``epochs_own``), mean test HR@10 under each
+        (``hr@10_shorter``, ``hr@10_own``) and the mean paired gain with the half-width
+        of its t-interval (``gain``, ``gain ±``).
+        """
+        replay = self.patience_replay([shorter])
+        if replay.empty:
+            raise RecnegError(f"results/{self.name}.csv has no published run with a recorded validation curve; "
+                              "run the grid (or wait for its first final cells) before comparing patiences")
+        if replay["test_hr@10"].isna().any():
+            raise RecnegError(f"results/{self.name}.csv: some runs recorded no test score at their new validation "
+                              "bests (written before runs recorded them); re-run the grid to compare patiences")
+        cells = pd.DataFrame(self.provenance["cells"]).drop_duplicates(["setting", "arm", "loss", "seed"])
+        # the own checkpoint's score from the same record as the shorter one's (same rounding)
+        cells["hr@10_own"] = [dict(zip(c["epoch"], c["hr@10"]))[best]
+                              for c, best in zip(cells["test_at_new_best"], cells["best_epoch"])]
+        runs = replay.merge(cells[["setting", "arm", "loss", "seed", "epochs_trained", "best_epoch", "hr@10_own"]],
+                            on=["setting", "arm", "loss", "seed"])
+        runs["gain"] = runs["hr@10_own"] - runs["test_hr@10"]
+        rows = []
+        for (setting, arm, loss), block in runs.groupby(["setting", "arm", "loss"], sort=False):
+            gain, half = mean_interval(block["gain"], confidence)
+            rows.append({"setting": setting, "arm": arm, "loss": loss, "runs": len(block),
+                         "moved": int((block["best"] != block["best_epoch"]).sum()),
+                         "epochs_shorter": block["stopped"].mean(), "epochs_own": block["epochs_trained"].mean(),
+                         "hr@10_shorter": block["test_hr@10"].mean(), "hr@10_own": block["hr@10_own"].mean(),
+                         "gain": gain, "gain ±": half})
+        return pd.DataFrame(rows).set_index(["setting", "arm", "loss"])
+
     def provenance_line(self) -> str:
         p = self.provenance
         compute = p.get("compute", {})

@@ -641,6 +641,47 @@ def test_patience_replay_reads_the_curves_of_a_results_file(grid_path, tmp_path)
     assert load_results("tiny", results_dir=tmp_path, check=False).patience_replay([1]).empty
 
 
+def test_patience_gain_pairs_each_run_with_its_own_shorter_replay(grid_path, tmp_path):
+    # at this learning rate validation rises with dips, so patience 1 keeps earlier checkpoints
+    text = (grid_path.read_text().replace("epochs = 3", "epochs = 40").replace("patience = 2", "patience = 10")
+            .replace("lr = 0.01", "lr = 0.05"))
+    config = tmp_path / "tiny.toml"
+    config.write_text(text)
+    runner.run_grid(config, results_dir=tmp_path, progress=False, threads=1)
+    results = load_results("tiny", results_dir=tmp_path, check=False)
+    gain = results.patience_gain(1)
+    cells = pd.DataFrame(results.provenance["cells"])
+    assert gain["runs"].sum() == len(cells) and (gain["moved"] <= gain["runs"]).all()
+    assert gain["moved"].sum() > 0                       # the comparison has something to show
+    replay = results.patience_replay([1]).set_index(["arm", "seed"])
+    for (setting, arm, loss), row in gain.iterrows():
+        own = cells[cells.arm == arm]
+        hr_own = own.health.map(lambda h: h["hr10"])
+        assert np.allclose(hr_own, [dict(zip(c["epoch"], c["hr@10"]))[b] for c, b in
+                                    zip(own.test_at_new_best, own.best_epoch)], atol=1e-6)
+        shorter = replay.loc[arm]["test_hr@10"]
+        assert np.isclose(row["hr@10_own"], hr_own.mean(), atol=1e-6)
+        assert np.isclose(row["hr@10_shorter"], shorter.mean())
+        diffs = hr_own.to_numpy() - shorter.loc[own.seed].to_numpy()
+        assert np.isclose(row["gain"], diffs.mean(), atol=1e-6)
+        assert np.isclose(row["gain ±"], mean_interval(diffs)[1], atol=1e-6, equal_nan=True)
+        assert row["epochs_shorter"] <= row["epochs_own"]
+    # a shorter patience that keeps the same checkpoint gains exactly nothing
+    same = results.patience_gain(10)
+    assert (same["moved"] == 0).all() and (same["gain"] == 0).all()
+    # a file from before runs recorded their test scores says so
+    provenance = json.loads((tmp_path / "tiny.json").read_text())
+    for cell in provenance["cells"]:
+        cell.pop("test_at_new_best")
+    (tmp_path / "tiny.json").write_text(json.dumps(provenance))
+    with pytest.raises(RecnegError, match="recorded no test score at their new validation bests"):
+        load_results("tiny", results_dir=tmp_path, check=False).patience_gain(1)
+    provenance["cells"] = []
+    (tmp_path / "tiny.json").write_text(json.dumps(provenance))
+    with pytest.raises(RecnegError, match="no published run with a recorded validation curve"):
+        load_results("tiny", results_dir=tmp_path, check=False).patience_gain(1)
+
+
 def test_stopping_rule_takes_a_loss_variants_overrides():
     text = GRID + '\n[[losses]]\nlabel = "bce"\n\n[[losses]]\nlabel = "patient"\npatience = 7\nmin_epochs = 2\n'
     grid = parse_grid(text.format(name="tiny"))
