@@ -74,7 +74,7 @@ def _plan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .grid import load_grid
-    from .runner import _ROOT, Journal, choose_parameters
+    from .runner import _ROOT, Journal, _pending, choose_parameters
 
     grid = load_grid(args.grid)
     folder = Path(args.results_dir) if args.results_dir else _ROOT / "results"
@@ -87,6 +87,16 @@ def _plan(args: argparse.Namespace) -> int:
     final = grid.final_cells(chosen)
     print(f"final cells: {sum(c.key in records for c in final)} of {grid.n_final_cells()} done "
           f"({grid.n_final_cells() - len(final)} wait for tuning)")
+    # runnable cells not yet trained, and the final cells still waiting for tuning except the
+    # tune seeds' (those are the tuning run that wins, trained once)
+    waiting = grid.n_final_cells() - len(final)
+    left = len(_pending(grid, records)) + waiting * len(set(grid.seeds) - set(grid.tune_seeds)) // len(grid.seeds)
+    seconds = sorted(r["wall_seconds"] for r in records.values())
+    if seconds:
+        median = seconds[len(seconds) // 2]
+        # a guess: the cells left cost what the finished ones did
+        print(f"run time so far: {sum(seconds) / 3600:.1f} h over {len(seconds)} cells (median {median / 60:.1f} min); "
+              f"at that median, about {left * median / 3600:.1f} h of run time for the {left} cells left")
     return 0
 
 

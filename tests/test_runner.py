@@ -361,9 +361,18 @@ def test_mean_interval_of_one_value_has_no_width():
 def test_cli_plan_run_and_verify(grid_path, tmp_path, capsys, monkeypatch):
     results = str(tmp_path / "results")
     assert main(["experiment", "plan", str(grid_path), "--results-dir", results]) == 0
-    assert "final cells: 0 of 4 done" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "final cells: 0 of 4 done" in out and "run time so far" not in out
+    assert main(["experiment", "run", str(grid_path), "--results-dir", results, "--max-cells", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["experiment", "plan", str(grid_path), "--results-dir", results]) == 0
+    # 2 tuning runs + 4 final cells, one final per seed 0 shared with the winning tuning run:
+    # 5 distinct cells, 1 trained
+    assert "h of run time for the 4 cells left" in capsys.readouterr().out
     assert main(["experiment", "run", str(grid_path), "--results-dir", results, "--no-progress"]) == 0
     assert "4 of 4 final cells (complete" in capsys.readouterr().out
+    assert main(["experiment", "plan", str(grid_path), "--results-dir", results]) == 0
+    assert "over 5 cells" in capsys.readouterr().out
     monkeypatch.setattr(runner, "_ROOT", tmp_path)
     assert main(["experiment", "verify", f"{results}/tiny.csv", "--cells", "1"]) == 0
     assert "3 of 3 re-run values agree" in capsys.readouterr().out
