@@ -179,6 +179,7 @@ class TrainConfig:
             raise RecnegError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
         self.num_negatives = check_positive_int("num_negatives", self.num_negatives)
         self.per_position = bool(self.per_position)
+        self.test_at_new_best = bool(self.test_at_new_best)
         self.logq = bool(self.logq)
         if self.logq and self.loss != "sampled-softmax":
             raise RecnegError(
