@@ -11,38 +11,20 @@ import pytest
 from recneg import runner
 from recneg.results import load_results
 
+from helpers import TINY_GRID  # pytest puts tests/ on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import land_next_grid  # noqa: E402
 
-GRID = """# Run: recneg experiment run experiments/tiny.toml --threads 1
-name = "tiny"
-chapter = "notebooks/99_tiny"
-description = "a tiny grid for the landing tests"
-seeds = [0, 1]
-
-[model]
-name = "bpr-mf"
-dim = 8
-
-[train]
-epochs = {epochs}
-patience = {patience}
-batch_size = 256
-lr = 0.01
-
-[[settings]]
-label = "world"
-dataset = "synthetic"
-split = "leave-one-out"
-world = {{ n_users = 60, n_items = 40, random_state = 0 }}
-
-# the health checks are not what these tests are about: a toy world's runs may be flagged
-[[arms]]
-label = "uniform"
-sampler = "uniform"
-shown_as_failure = "a toy world"
-"""
+def grid_text(epochs: int, patience: int, run: str = "experiments/tiny.toml --threads 1") -> str:
+    """The shared tiny grid with a chapter, a run line, and the given stopping rule. The health
+    checks are not what these tests are about: a toy world's runs may be flagged."""
+    text = TINY_GRID.format(name="tiny").replace("epochs = 3", f"epochs = {epochs}").replace(
+        "patience = 2", f"patience = {patience}")
+    for sampler in ("uniform", "popularity"):
+        text = text.replace(f'sampler = "{sampler}"\n', f'sampler = "{sampler}"\nshown_as_failure = "a toy world"\n')
+    return f"# Run: recneg experiment run {run}\n" + text.replace('seeds = [0, 1]', 'chapter = "notebooks/99_tiny"\nseeds = [0, 1]')
 
 
 @pytest.fixture
@@ -50,11 +32,11 @@ def repo(tmp_path):
     (tmp_path / "experiments" / "next").mkdir(parents=True)
     (tmp_path / "results" / "next").mkdir(parents=True)
     published = tmp_path / "experiments" / "tiny.toml"
-    published.write_text(GRID.format(epochs=6, patience=1))
+    published.write_text(grid_text(epochs=6, patience=1))
     runner.run_grid(published, results_dir=tmp_path / "results", progress=False, threads=1)
     edition = tmp_path / "experiments" / "next" / "tiny.toml"
-    edition.write_text(GRID.format(epochs=12, patience=4).replace(
-        "experiments/tiny.toml --threads 1", "experiments/next/tiny.toml --threads 1 --results-dir results/next"))
+    edition.write_text(grid_text(epochs=12, patience=4,
+                                 run="experiments/next/tiny.toml --threads 1 --results-dir results/next"))
     return tmp_path
 
 
@@ -80,7 +62,7 @@ def test_landing_replaces_the_published_edition_and_retrains_nothing(repo):
 def test_an_unfinished_edition_does_not_land(repo):
     runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
                     progress=False, threads=1, max_cells=1)
-    with pytest.raises(Exception, match="incomplete .1 of 2 final cells"):
+    with pytest.raises(Exception, match="incomplete .0 of 4 final cells"):
         land_next_grid.land("tiny", root=repo)
     # nothing moved
     assert (repo / "experiments" / "tiny.toml").read_text().startswith("# Run: recneg experiment run experiments/tiny")

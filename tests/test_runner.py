@@ -19,38 +19,8 @@ from recneg.training import TrainConfig, replay_early_stopping
 from recneg.grid import Setting, load_grid, miniature, parse_grid
 from recneg.results import load_results, mean_interval
 
-GRID = """
-name = "{name}"
-description = "a tiny grid for the tests"
-seeds = [0, 1]
-tune_seeds = [0]
+from helpers import TINY_GRID as GRID  # pytest puts tests/ on sys.path
 
-[model]
-name = "bpr-mf"
-dim = 8
-
-[train]
-epochs = 3
-patience = 2
-batch_size = 256
-lr = 0.01
-
-[[settings]]
-label = "world"
-dataset = "synthetic"
-split = "leave-one-out"
-world = {{ n_users = 60, n_items = 40, random_state = 0 }}
-
-[[arms]]
-label = "uniform"
-sampler = "uniform"
-
-[[arms]]
-label = "popularity"
-sampler = "popularity"
-params = {{ smoothing = 1.0 }}
-tune = {{ alpha = [0.0, 1.0] }}
-"""
 
 
 def write_grid(folder, name="tiny", text=GRID):
@@ -618,13 +588,21 @@ def test_a_run_shared_by_two_arms_is_listed_under_each_arm(tmp_path):
     assert len(provenance["cells"]) == grid.n_final_cells()
 
 
+def run_variant(grid_path, folder, **replace):
+    """Run the tiny grid with some of its lines replaced; load its results unchecked (a toy
+    grid's health is not what these tests are about)."""
+    text = grid_path.read_text()
+    for old, new in replace.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (folder / "tiny.toml").write_text(text)
+    runner.run_grid(folder / "tiny.toml", results_dir=folder, progress=False, threads=1)
+    return load_results("tiny", results_dir=folder, check=False)
+
+
 def test_patience_replay_reads_the_curves_of_a_results_file(grid_path, tmp_path):
-    text = (grid_path.read_text().replace("seeds = [0, 1]", "seeds = [0]").replace("epochs = 3", "epochs = 15")
-            .replace("patience = 2", "patience = 4"))
-    config = tmp_path / "tiny.toml"
-    config.write_text(text)
-    runner.run_grid(config, results_dir=tmp_path, progress=False, threads=1)
-    results = load_results("tiny", results_dir=tmp_path, check=False)   # a toy grid's health is not tested here
+    results = run_variant(grid_path, tmp_path, **{"seeds = [0, 1]": "seeds = [0]", "epochs = 3": "epochs = 15",
+                                                "patience = 2": "patience = 4"})
     assert results.grid().stopping_rule() == {"patience": 4, "warm-up": 0, "epoch cap": 15}
     replay = results.patience_replay([1, 2, 4])
     cells = pd.DataFrame(results.provenance["cells"]).set_index(["arm", "seed"])
@@ -652,12 +630,8 @@ def test_patience_replay_reads_the_curves_of_a_results_file(grid_path, tmp_path)
 
 def test_patience_gain_pairs_each_run_with_its_own_shorter_replay(grid_path, tmp_path):
     # at this learning rate validation rises with dips, so patience 1 keeps earlier checkpoints
-    text = (grid_path.read_text().replace("epochs = 3", "epochs = 40").replace("patience = 2", "patience = 10")
-            .replace("lr = 0.01", "lr = 0.05"))
-    config = tmp_path / "tiny.toml"
-    config.write_text(text)
-    runner.run_grid(config, results_dir=tmp_path, progress=False, threads=1)
-    results = load_results("tiny", results_dir=tmp_path, check=False)
+    results = run_variant(grid_path, tmp_path, **{"epochs = 3": "epochs = 40", "patience = 2": "patience = 10",
+                                                "lr = 0.01": "lr = 0.05"})
     gain = results.patience_gain(1)
     cells = pd.DataFrame(results.provenance["cells"])
     assert gain["runs"].sum() == len(cells) and (gain["moved"] <= gain["runs"]).all()
