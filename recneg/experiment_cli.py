@@ -118,7 +118,7 @@ def _verify(args: argparse.Namespace) -> int:
         inside = int(elsewhere.within_seed_noise.sum())
         print(f"{len(elsewhere)} differing value(s) come from runs stored on another CPU or one not recorded, "
               "whose kernels round differently (recneg.runner.cpu_fingerprint); "
-              f"{inside} of them lie within 3 standard deviations of their arm's published seeds")
+              f"{inside} of them lie inside the 99 % prediction interval of their arm's published seeds")
     exact = table.agree | (table.same_cpu != True)  # noqa: E712
     return 0 if exact.all() and (table.agree | table.within_seed_noise).all() else 1
 

@@ -597,7 +597,8 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
     machine's; ``None`` for a run recorded without one) and ``within_seed_noise``. Exact
     agreement is only to be expected on the same CPU: elsewhere other kernels round
     differently and a long run drifts, so the re-run is compared with the spread of its
-    arm's published seeds instead: within 3 standard deviations of their mean.
+    arm's published seeds instead: inside their 99 % prediction interval (Student t, the
+    interval a further seed would fall in 99 times in 100).
     """
     csv_path = Path(csv_path)
     json_path = csv_path.with_suffix(".json")
@@ -632,11 +633,21 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
             new = float(record["test"][metric])
             arm = stored.query("setting == @cell.setting.label and sampler == @cell.arm.label "
                                "and loss == @cell.loss_label and metric == @metric")["value"]
-            noise = 3 * arm.std(ddof=1) if len(arm) > 1 else 0.0
+            noise = _prediction_half_width(arm.to_numpy(), 0.99)
             rows.append({"cell": cell.describe(), "metric": metric, "stored": old, "rerun": new,
                          "abs_diff": abs(old - new), "agree": abs(old - new) <= tolerance, "same_cpu": same_cpu,
                          "within_seed_noise": bool(abs(new - arm.mean()) <= noise + tolerance)})
     return pd.DataFrame(rows)
+
+
+def _prediction_half_width(values: np.ndarray, confidence: float) -> float:
+    """Half-width of the Student-t prediction interval for one more draw (0 for < 2 values)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / n))
 
 
 def retrain_without_stopping(csv_path, *, arm: str, seed: int, epochs: int, setting: str | None = None,

@@ -258,6 +258,24 @@ def test_verify_agrees_on_rerun_cells(grid_path, tmp_path, monkeypatch, capsys):
     assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1"]) == 0
 
 
+@pytest.mark.parametrize("draw", ["normal", "hit_rate"])
+def test_verify_prediction_interval_covers_a_further_seed(draw):
+    # a further draw falls inside the 99 % interval of five earlier ones 99 times in 100: for
+    # normal values, and for what verify compares, hit rates of a few hundred users (discrete,
+    # with ties between seeds)
+    rng = np.random.default_rng(0)
+    trials = 20000
+    if draw == "normal":
+        samples = rng.normal(0.15, 0.01, size=(trials, 6))
+    else:
+        samples = rng.binomial(943, 0.15, size=(trials, 6)) / 943
+    inside = [abs(s[5] - s[:5].mean()) <= runner._prediction_half_width(s[:5], 0.99) for s in samples]
+    assert abs(np.mean(inside) - 0.99) < 0.004
+    # ties: five equal seeds leave no room; one seed leaves none either
+    assert runner._prediction_half_width(np.array([0.2] * 5), 0.99) == 0.0
+    assert runner._prediction_half_width(np.array([0.2]), 0.99) == 0.0
+
+
 # -- reading results -----------------------------------------------------------------------------
 def test_load_results_checks_hash_and_flags(grid_path, tmp_path, monkeypatch):
     results = tmp_path / "results"
