@@ -55,6 +55,7 @@ def test_a_grid_being_rerun_replaces_a_published_one_and_its_journal_is_its_own(
     resuming it would publish cells trained under another declaration."""
     from recneg.grid import load_grid
     from recneg.results import SUFFICIENT_PATIENCE
+    from recneg.runner import Journal
 
     edition = load_grid(grid)
     published = load_grid(ROOT / "experiments" / grid.name)
@@ -65,5 +66,5 @@ def test_a_grid_being_rerun_replaces_a_published_one_and_its_journal_is_its_own(
     journal = ROOT / "results" / "next" / f"{grid.stem}.cells.jsonl"
     if journal.exists():
         keys = {c.key for c in every}
-        found = {json.loads(line)["key"] for line in journal.read_text().splitlines() if line.strip()}
+        found = set(Journal(journal).read())   # as the runner reads it (a line cut by a crash is skipped)
         assert found <= keys, f"{len(found - keys)} journal cells belong to no cell of {grid}"
