@@ -130,7 +130,7 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
     # test_at_new_best is not part of the cell (its key): it records, never changes, a run
     config = TrainConfig(**{**cell.train, "seed": cell.seed, "device": device, "progress": False,
                             "test_at_new_best": True})
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     # A warning during training (e.g. a mix that rounds to no mix, items a sampler never
     # draws) goes into the record: a log line is easy to miss in a long background grid.
     with warnings.catch_warnings(record=True) as caught:
@@ -160,6 +160,9 @@ def run_cell(cell: Cell, split, floor: Mapping, *, device=None) -> dict:
         # patience would have kept, its published score is here (Results.patience_replay).
         "test_at_new_best": _new_best_tests(result),
         "stop_reason": result.stop_reason, "wall_seconds": round(time.perf_counter() - began, 3),
+        # CPU time of this process: unlike wall time, it does not count a paused or
+        # starved worker (a grid shares its cores with whatever else runs)
+        "cpu_seconds": round(time.process_time() - began_cpu, 3),
         "threads": torch.get_num_threads(), "device": str(config.resolved_device()), "cpu": cpu_fingerprint(),
         "commit": git_commit(), "finished_at": _now(), **({"probes": probes} if probes else {}),
         **({"warnings": said} if said else {}),
@@ -455,6 +458,8 @@ def _provenance(grid: Grid, config_file: str, final: list[Cell], records: Mappin
         "config_hash": grid.config_hash, "commit": git_commit(), "started_at": started, "updated_at": _now(),
         "complete": len(used) == grid.n_final_cells(), "final_cells": {"done": len(used), "total": grid.n_final_cells()},
         "compute": {"cell_wall_seconds": round(sum(r["wall_seconds"] for r in every), 1),
+                    **({"cell_cpu_seconds": round(sum(r["cpu_seconds"] for r in every), 1)}
+                       if all("cpu_seconds" in r for r in every) else {}),
                     "cells_trained": len(list(every)), "machine": platform.platform(),
                     "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                     "threads": sorted({r["threads"] for r in used}), "devices": sorted({r["device"] for r in used})},

@@ -109,6 +109,18 @@ def test_run_writes_tidy_results_and_provenance(grid_path, tmp_path):
         assert field in provenance
     assert provenance["settings"]["world"]["test_users"] > 0
     assert len(provenance["cells"]) == 4 and all("health" in c for c in provenance["cells"])
+    # run time counted twice: wall (what a reader waits) and this process's CPU time (what a
+    # paused or starved worker does not inflate); one thread cannot use more CPU than wall time
+    journal = [json.loads(line) for line in (tmp_path / "results" / "tiny.cells.jsonl").read_text().splitlines()]
+    assert all(0 < r["cpu_seconds"] <= r["wall_seconds"] * 1.05 + 0.05 for r in journal)
+    compute = provenance["compute"]
+    assert compute["cell_cpu_seconds"] == pytest.approx(sum(r["cpu_seconds"] for r in journal), abs=0.1)
+    # a journal from before runs recorded CPU time gives wall time only
+    for r in journal:
+        r.pop("cpu_seconds")
+    (tmp_path / "results" / "tiny.cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in journal))
+    assert "cell_cpu_seconds" not in runner.run_grid(grid_path, results_dir=tmp_path / "results",
+                                                     progress=False)["compute"]
 
 
 def test_calibration_probe_adds_metrics_without_changing_cell_keys(grid_path, tmp_path):
