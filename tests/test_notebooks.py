@@ -150,6 +150,16 @@ def test_solutions_are_gated_dropdowns_that_end_with_a_check(path):
 
 
 @pytest.mark.parametrize("path", PARAMS)
+def test_leaves_no_temporary_files_behind(path):
+    # a reader runs these notebooks again and again (Binder, Colab, the book build): a folder
+    # made with mkdtemp and never removed piles up with every run
+    for index, cell in enumerate(code_cells(read(path))):
+        assert not re.search(r"\bmkdtemp\(|\bNamedTemporaryFile\([^)]*delete\s*=\s*False", cell.source), (
+            f"{path.name}: code cell {index} makes a temporary file or folder that nothing removes; "
+            "use `with tempfile.TemporaryDirectory() as folder:` and read what you need inside it")
+
+
+@pytest.mark.parametrize("path", PARAMS)
 def test_listed_in_the_table_of_contents(path):
     entry = f"notebooks/{path.stem}"
     assert entry in toc_files() or f"{entry}.ipynb" in toc_files(), \
