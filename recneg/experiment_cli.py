@@ -3,6 +3,7 @@
 ::
 
     recneg experiment run experiments/<name>.toml [--device cuda] [--threads 1] [--max-cells N]
+                          [--no-wait] [--stop-file PATH]
     recneg experiment plan experiments/<name>.toml       # the cells, and how many are done
     recneg experiment verify results/<name>.csv --cells 2
     recneg experiment curve results/<name>.csv --arm uniform --seed 0 --epochs 150
@@ -29,6 +30,12 @@ def add_experiment_command(subparsers) -> None:
     run.add_argument("--threads", type=int, default=None, help="torch threads per run")
     run.add_argument("--max-cells", type=int, default=None, help="stop after this many new cells")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-wait", action="store_true",
+                     help="return when every runnable cell is being trained by another process, instead of "
+                          "waiting for them (a worker can then move on to another grid)")
+    run.add_argument("--stop-file", default=None,
+                     help="stop before claiming a new cell once this file exists (touch it to let a "
+                          "background run finish its current cell and stop)")
     run.set_defaults(handler=_run)
     plan = actions.add_parser("plan", help="list a grid's cells and how many have finished")
     plan.add_argument("grid", help="experiments/<name>.toml")
@@ -57,12 +64,22 @@ def add_experiment_command(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .runner import run_grid
 
     provenance = run_grid(args.grid, results_dir=args.results_dir, device=args.device, threads=args.threads,
-                          max_cells=args.max_cells, progress=not args.no_progress)
+                          max_cells=args.max_cells, progress=not args.no_progress, wait=not args.no_wait,
+                          stop_file=args.stop_file)
     done = provenance["final_cells"]
-    state = "complete" if provenance["complete"] else "incomplete: run the same command to resume"
+    if provenance["complete"]:
+        state = "complete"
+    elif args.stop_file and Path(args.stop_file).exists():
+        state = f"stopped, as {args.stop_file} exists: remove it and run the same command to resume"
+    elif args.no_wait:
+        state = "incomplete: the cells left are in training elsewhere or wait for those; run the same command to resume"
+    else:
+        state = "incomplete: run the same command to resume"
     print(f"{provenance['grid']}: {done['done']} of {done['total']} final cells ({state}); "
           f"{provenance['compute']['cell_wall_seconds'] / 3600:.2f} h of run time; "
           f"flagged runs: {sum(bool(c['flags']) for c in provenance['cells'])}; "

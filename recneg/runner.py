@@ -515,7 +515,8 @@ def _pending(grid: Grid, records: Mapping[str, dict]) -> list[Cell]:
 
 
 def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
-             max_cells: int | None = None, progress: bool = True, poll_seconds: float = 20.0) -> dict:
+             max_cells: int | None = None, progress: bool = True, poll_seconds: float = 20.0,
+             wait: bool = True, stop_file=None) -> dict:
     """Run (or resume) the grid in ``path``; return the provenance written beside the CSV.
 
     Parameters
@@ -536,6 +537,14 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
         How often a process whose runnable cells are all claimed by other processes looks
         again. Several processes may run the same grid at once (one per core): each claims
         a cell before training it, and all of them append to the same journal.
+    wait : bool, default True
+        With ``False``, a process whose runnable cells are all claimed returns instead of
+        waiting, so that a worker can move on to another grid while the last cells of this
+        one (or the tuning runs that its final cells wait for) finish elsewhere.
+    stop_file : str or Path, optional
+        Before claiming each cell, stop if this file exists: touching it lets every worker
+        finish and journal the cell it is training, then return, where killing them would
+        lose those cells.
     """
     grid = path if isinstance(path, Grid) else load_grid(path)
     if threads is not None:
@@ -552,13 +561,18 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
     records = journal.read()
     bar = tqdm(total=len(grid.tuning_cells()) + grid.n_final_cells(), desc=grid.name, disable=not progress,
                initial=len(records), unit="cell")
+    stop_file = Path(stop_file) if stop_file is not None else None
     while max_cells is None or trained < max_cells:
+        if stop_file is not None and stop_file.exists():
+            break
         records = journal.read()  # other processes may be working on the same grid
         pending = _pending(grid, records)
         if not pending:
             break
         cell = next((c for c in pending if claims.take(c.key)), None)
         if cell is None:  # every runnable cell is being trained elsewhere: wait for one
+            if not wait:
+                break
             time.sleep(poll_seconds)
             continue
         if cell.key in journal.read():

@@ -423,6 +423,43 @@ def test_claims_are_exclusive_and_stale_ones_are_taken_over(tmp_path):
     assert (tmp_path / "claims" / "b").read_text() == str(os.getpid())
 
 
+def test_a_stop_file_ends_the_run_after_the_cell_in_training(grid_path, tmp_path, monkeypatch):
+    results, stop = tmp_path / "results", tmp_path / "results" / ".drain"
+    trained = []
+    real = runner.run_cell
+
+    def train_then_ask_to_stop(cell, *args, **kwargs):
+        record = real(cell, *args, **kwargs)
+        trained.append(cell.key)
+        if len(trained) == 1:
+            stop.touch()   # asked while the first cell trains: it is still journalled
+        return record
+
+    monkeypatch.setattr(runner, "run_cell", train_then_ask_to_stop)
+    first = runner.run_grid(grid_path, results_dir=results, progress=False, stop_file=stop)
+    assert len(trained) == 1 and not first["complete"]
+    assert list(runner.Journal(results / "tiny.cells.jsonl").read()) == trained
+    runner.run_grid(grid_path, results_dir=results, progress=False, stop_file=stop)
+    assert len(trained) == 1          # the file still exists: nothing new starts
+    stop.unlink()
+    assert runner.run_grid(grid_path, results_dir=results, progress=False, stop_file=stop)["complete"]
+    assert len(trained) == 5 and len(set(trained)) == 5
+
+
+def test_without_wait_a_run_leaves_cells_that_others_are_training(grid_path, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    grid = load_grid(grid_path)
+    pending = runner._pending(grid, {})
+    claims = runner.Claims(results / ".tiny.claims")
+    # a live process (this one) holds every runnable cell but the last
+    for cell in pending[:-1]:
+        assert claims.take(cell.key)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: pytest.fail("a run with wait=False waited"))
+    provenance = runner.run_grid(grid_path, results_dir=results, progress=False, wait=False)
+    assert list(runner.Journal(results / "tiny.cells.jsonl").read()) == [pending[-1].key]
+    assert not provenance["complete"]
+
+
 def test_two_processes_share_a_grid_without_training_a_cell_twice(grid_path, tmp_path):
     import subprocess
     import sys
