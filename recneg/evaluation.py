@@ -285,13 +285,15 @@ def _rank_rows(model, eval_set: EvalSet, items: _ItemSets, maxlen: int, max_k: i
             seen_rows, seen_items = eval_set.seen_pairs(rows)
             targets = torch.as_tensor(eval_set.targets[rows], dtype=torch.long, device=scores.device)
             if protocol == "full":
-                batch_ranks = metrics.full_ranks(scores, targets, seen_rows, seen_items, item_mask=items.candidate_mask)
+                batch_ranks, top = metrics.full_ranks_and_top_k(scores, targets, max_k, seen_rows, seen_items,
+                                                                item_mask=items.candidate_mask)
             else:
                 batch_ranks = metrics.sampled_ranks(
                     scores, targets, n_sampled, by=sampled_by, item_counts=items.item_counts, seen_rows=seen_rows,
                     seen_items=seen_items, generator=gen, item_mask=items.candidate_mask)
+                top = metrics.top_k_items(scores, max_k, seen_rows, seen_items, item_mask=items.candidate_mask)
             ranks[rows] = batch_ranks.cpu()
-            lists[rows] = metrics.top_k_items(scores, max_k, seen_rows, seen_items, item_mask=items.candidate_mask).cpu()
+            lists[rows] = top.cpu()
     finally:
         if was_training is not None and callable(getattr(model, "train", None)):
             model.train(was_training)

@@ -341,3 +341,52 @@ def test_item_mask_is_validated():
         M.top_k_items(toy(1), 2, item_mask=[0, 1, 1, 1, 1, 1])
     with pytest.raises(RecnegError, match="item_mask"):
         M.sampled_ranks(toy(1), torch.tensor([1]), 2, item_mask=np.ones(6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_ranks_and_top_k_together_equal_the_two_separate_calls(data):
+    # Discrete scores (ties everywhere), -inf (what SASRec gives padding, and a
+    # masked-out item in the fused code), repeated history items, targets that are in
+    # their own history or outside the mask.
+    n_rows, n_items = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 9))
+    value = st.sampled_from([-math.inf, -1.0, 0.0, 0.0, 1.0, 2.5])
+    scores = torch.tensor(data.draw(st.lists(st.lists(value, min_size=n_items + 1, max_size=n_items + 1),
+                                             min_size=n_rows, max_size=n_rows)), dtype=torch.float32)
+    targets = torch.tensor(data.draw(st.lists(st.integers(1, n_items), min_size=n_rows, max_size=n_rows)))
+    seen = data.draw(st.lists(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_items)), max_size=12))
+    seen_rows, seen_items = ([r for r, _ in seen], [i for _, i in seen]) if seen else (None, None)
+    mask = None
+    if data.draw(st.booleans()):
+        mask = torch.tensor([False] + data.draw(st.lists(st.booleans(), min_size=n_items, max_size=n_items)))
+    k = data.draw(st.integers(1, n_items))
+    ranks, top = M.full_ranks_and_top_k(scores, targets, k, seen_rows, seen_items, item_mask=mask)
+    assert ranks.dtype == torch.long and ranks.tolist() == \
+        M.full_ranks(scores, targets, seen_rows, seen_items, item_mask=mask).tolist()
+    assert top.tolist() == M.top_k_items(scores, k, seen_rows, seen_items, item_mask=mask).tolist()
+
+
+def test_ranks_and_top_k_together_check_their_input_like_the_separate_calls():
+    with pytest.raises(RecnegError, match="NaN"):
+        M.full_ranks_and_top_k(torch.tensor([[0.0, math.nan, 1.0]]), torch.tensor([1]), 1)
+    with pytest.raises(RecnegError, match="k=3 exceeds the 2 items"):
+        M.full_ranks_and_top_k(torch.tensor([[0.0, 0.5, 1.0]]), torch.tensor([1]), 3)
+    with pytest.raises(RecnegError, match="target item 3 is outside 1..2"):
+        M.full_ranks_and_top_k(torch.tensor([[0.0, 0.5, 1.0]]), torch.tensor([3]), 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_nan_anywhere_is_reported_with_its_first_row(data):
+    # the check reduces with a max (which propagates NaN); +-inf around it must not hide it
+    n_rows, n_cols = data.draw(st.integers(1, 6)), data.draw(st.integers(2, 9))
+    value = st.sampled_from([-math.inf, math.inf, 0.0, 1.0, -2.0])
+    scores = torch.tensor(data.draw(st.lists(st.lists(value, min_size=n_cols, max_size=n_cols),
+                                             min_size=n_rows, max_size=n_rows)),
+                          dtype=data.draw(st.sampled_from([torch.float32, torch.float64])))
+    M.full_ranks(scores, torch.ones(n_rows, dtype=torch.long))           # no NaN: no error
+    cells = data.draw(st.lists(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_cols - 1)), min_size=1))
+    for row, col in cells:
+        scores[row, col] = math.nan
+    with pytest.raises(RecnegError, match=f"first in row {min(r for r, _ in cells)}\\)"):
+        M.full_ranks(scores, torch.ones(n_rows, dtype=torch.long))
