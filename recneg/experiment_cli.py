@@ -91,7 +91,7 @@ def _plan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .grid import load_grid
-    from .runner import _ROOT, Journal, _pending, choose_parameters
+    from .runner import _ROOT, Journal, _pending, choose_parameters, in_training
 
     grid = load_grid(args.grid)
     folder = Path(args.results_dir) if args.results_dir else _ROOT / "results"
@@ -114,7 +114,17 @@ def _plan(args: argparse.Namespace) -> int:
         # a guess: the cells left cost what the finished ones did
         print(f"run time so far: {sum(seconds) / 3600:.1f} h over {len(seconds)} cells (median {median / 60:.1f} min); "
               f"at that median, about {left * median / 3600:.1f} h of run time for the {left} cells left")
+    for cell, since in in_training(grid, folder):
+        # a worker stopped now loses this much; `touch <results>/.drain` lets it finish instead
+        print(f"in training since {since:%H:%M} UTC ({(_now_utc() - since).total_seconds() / 60:.0f} min): "
+              f"{cell.describe()}")
     return 0
+
+
+def _now_utc():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -385,6 +385,22 @@ class Claims:
         (self.folder / key).unlink(missing_ok=True)
 
 
+def in_training(grid: Grid, results_dir) -> list[tuple[Cell, _dt.datetime]]:
+    """The cells of ``grid`` that live processes have claimed, each with when its claim was
+    made (UTC), oldest first."""
+    folder = Path(results_dir) / f".{grid.name}.claims"
+    chosen, _ = choose_parameters(grid, Journal(Path(results_dir) / f"{grid.name}.cells.jsonl").read())
+    cells = {c.key: c for c in grid.tuning_cells() + grid.final_cells(chosen)}
+    found = []
+    for path in sorted(folder.glob("[!.]*")) if folder.is_dir() else []:
+        try:
+            if path.name in cells and _alive(path):
+                found.append((cells[path.name], _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.timezone.utc)))
+        except FileNotFoundError:
+            continue   # released while we looked
+    return sorted(found, key=lambda pair: pair[1])
+
+
 def _alive(claim: Path) -> bool:
     try:
         pid = int(claim.read_text() or 0)

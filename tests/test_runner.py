@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -372,10 +373,28 @@ def test_cli_plan_run_and_verify(grid_path, tmp_path, capsys, monkeypatch):
     assert main(["experiment", "run", str(grid_path), "--results-dir", results, "--no-progress"]) == 0
     assert "4 of 4 final cells (complete" in capsys.readouterr().out
     assert main(["experiment", "plan", str(grid_path), "--results-dir", results]) == 0
-    assert "over 5 cells" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "over 5 cells" in out and "in training" not in out
     monkeypatch.setattr(runner, "_ROOT", tmp_path)
     assert main(["experiment", "verify", f"{results}/tiny.csv", "--cells", "1"]) == 0
     assert "3 of 3 re-run values agree" in capsys.readouterr().out
+
+
+def test_plan_names_the_cells_in_training(grid_path, tmp_path, capsys):
+    results = tmp_path / "results"
+    grid = load_grid(grid_path)
+    cells = runner._pending(grid, {})
+    claims = runner.Claims(results / ".tiny.claims")
+    assert claims.take(cells[0].key) and claims.take(cells[1].key)   # this process is alive
+    earlier = time.time() - 130
+    os.utime(results / ".tiny.claims" / cells[1].key, (earlier, earlier))
+    (results / ".tiny.claims" / "0123abcd").write_text("999999999")   # a dead process's claim
+    assert [c.key for c, _ in runner.in_training(grid, results)] == [cells[1].key, cells[0].key]
+    assert main(["experiment", "plan", str(grid_path), "--results-dir", str(results)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("in training")]
+    assert len(lines) == 2 and lines[0].endswith(cells[1].describe())
+    assert re.match(r"in training since \d\d:\d\d UTC \(2 min\): ", lines[0])
+    assert re.match(r"in training since \d\d:\d\d UTC \(0 min\): ", lines[1])
 
 
 def test_cli_reports_a_missing_grid_in_one_line(tmp_path, capsys):
