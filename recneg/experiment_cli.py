@@ -5,7 +5,7 @@
     recneg experiment run experiments/<name>.toml [--device cuda] [--threads 1] [--max-cells N]
                           [--no-wait] [--stop-file PATH]
     recneg experiment plan experiments/<name>.toml       # the cells, and how many are done
-    recneg experiment verify results/<name>.csv --cells 2
+    recneg experiment verify results/<name>.csv --cells 2 [--record]
     recneg experiment curve results/<name>.csv --arm uniform --seed 0 --epochs 150
 """
 
@@ -47,6 +47,8 @@ def add_experiment_command(subparsers) -> None:
     check.add_argument("--seed", type=int, default=0, help="which cells are picked")
     check.add_argument("--tolerance", type=float, default=1e-6, help="largest absolute difference that agrees")
     check.add_argument("--device", default=None)
+    check.add_argument("--record", action="store_true",
+                       help="append this check to results/<name>.verify.json, which the status page shows")
     check.set_defaults(handler=_verify)
     curve = actions.add_parser("curve", help="re-train one published cell without early stopping; "
                                              "print its validation curve and where the grid's patience stopped it")
@@ -128,7 +130,7 @@ def _now_utc():
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .runner import verify
+    from .runner import record_verification, verify
 
     if not args.tolerance >= 0:
         raise RecnegError(f"--tolerance must be >= 0, got {args.tolerance}")
@@ -146,6 +148,8 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"{len(elsewhere)} differing value(s) come from runs stored on another CPU or one not recorded, "
               "whose kernels round differently (recneg.runner.cpu_fingerprint); "
               f"{inside} of them lie inside the 99 % prediction interval of their arm's published seeds")
+    if args.record:
+        print(f"recorded in {record_verification(args.results, table, tolerance=args.tolerance)}")
     exact = table.agree | (table.same_cpu != True)  # noqa: E712
     return 0 if exact.all() and (table.agree | table.within_seed_noise).all() else 1
 

@@ -675,6 +675,52 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
     return pd.DataFrame(rows)
 
 
+def record_verification(csv_path, table: pd.DataFrame, *, tolerance: float) -> Path:
+    """Append a :func:`verify` check to ``<name>.verify.json`` beside ``csv_path``.
+
+    The file keeps every check of the results file (``checks``, oldest first): when and at
+    which commit it ran, on which CPU, against which config hash, and its rows. The status
+    page shows the latest check that matches the results' config hash. Written whole to a
+    temporary file and renamed.
+    """
+    csv_path = Path(csv_path)
+    provenance = json.loads(csv_path.with_suffix(".json").read_text())
+    path = csv_path.with_name(f"{csv_path.stem}.verify.json")
+    checks = json.loads(path.read_text())["checks"] if path.is_file() else []
+    checks.append({
+        "checked_at": _now(), "commit": git_commit(), "cpu": cpu_fingerprint(),
+        "config_hash": provenance["config_hash"], "results_updated_at": provenance.get("updated_at"),
+        "cells": list(dict.fromkeys(table["cell"])), "values": len(table), "tolerance": tolerance,
+        "agree": int(table["agree"].sum()),
+        "on_same_cpu": int((table["same_cpu"] == True).sum()),  # noqa: E712 (None: not recorded)
+        "within_seed_noise": int(table["within_seed_noise"].sum()),
+        "rows": json.loads(table.to_json(orient="records")),
+    })
+    atomic_write_text(path, json.dumps({"results": _relative(csv_path), "checks": checks}, indent=1) + "\n")
+    return path
+
+
+def verification_summary(csv_path) -> str | None:
+    """One line on the latest recorded :func:`verify` check of the results in ``csv_path``
+    (``None`` if none was recorded against their current config hash)."""
+    csv_path = Path(csv_path)
+    path = csv_path.with_name(f"{csv_path.stem}.verify.json")
+    if not path.is_file():
+        return None
+    config_hash = json.loads(csv_path.with_suffix(".json").read_text())["config_hash"]
+    checks = [c for c in json.loads(path.read_text())["checks"] if c["config_hash"] == config_hash]
+    if not checks:
+        return None
+    c = checks[-1]
+    cells = f"{len(c['cells'])} cell{'s' if len(c['cells']) != 1 else ''}"
+    where = ("the CPU that trained them" if c["on_same_cpu"] == c["values"]
+             else "another CPU" if c["on_same_cpu"] == 0 else "partly another CPU")
+    line = f"{cells} re-run on {where}: {c['agree']} of {c['values']} values equal"
+    if c["agree"] < c["values"]:
+        line += f", {c['within_seed_noise']} of {c['values']} within seed noise"
+    return f"{line} ({c['checked_at'][:10]}, {c['commit'][:10]})"
+
+
 def _prediction_half_width(values: np.ndarray, confidence: float) -> float:
     """Half-width of the Student-t prediction interval for one more draw (0 for < 2 values)."""
     n = len(values)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from recneg import runner
@@ -57,6 +58,27 @@ def test_landing_replaces_the_published_edition_and_retrains_nothing(repo):
     assert replay["test_hr@10"].notna().all()
     land_next_grid.rewrite_outputs("tiny", root=repo)
     assert (repo / "results" / "tiny.cells.jsonl").read_bytes() == journal
+
+
+def _a_check(csv):
+    table = pd.DataFrame({"cell": ["a cell"], "metric": ["hr@10"], "stored": [0.1], "rerun": [0.1],
+                          "abs_diff": [0.0], "agree": [True], "same_cpu": [True], "within_seed_noise": [True]})
+    return runner.record_verification(csv, table, tolerance=1e-6)
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_re_run_checks_land_with_the_edition_they_checked(repo, checked):
+    _a_check(repo / "results" / "tiny.csv")                 # a check of the published edition
+    runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
+                    progress=False, threads=1)
+    if checked:
+        record = _a_check(repo / "results" / "next" / "tiny.csv").read_bytes()
+    land_next_grid.land("tiny", root=repo)
+    landed = repo / "results" / "tiny.verify.json"
+    assert landed.read_bytes() == record if checked else not landed.exists()
+    # the grid file lost its "results/next" comment, not its config hash: the check still holds
+    assert (runner.verification_summary(repo / "results" / "tiny.csv") is not None) == checked
+    assert not (repo / "results" / "next" / "tiny.verify.json").exists()
 
 
 def test_an_unfinished_edition_does_not_land(repo):

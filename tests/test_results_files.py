@@ -68,3 +68,18 @@ def test_a_grid_being_rerun_replaces_a_published_one_and_its_journal_is_its_own(
         keys = {c.key for c in every}
         found = set(Journal(journal).read())   # as the runner reads it (a line cut by a crash is skipped)
         assert found <= keys, f"{len(found - keys)} journal cells belong to no cell of {grid}"
+
+
+CHECKS = sorted((ROOT / "results").rglob("*.verify.json"))
+
+
+@pytest.mark.parametrize("record", CHECKS, ids=lambda p: str(p.relative_to(ROOT / "results")))
+def test_recorded_re_run_checks_belong_to_results_beside_them(record):
+    """``recneg experiment verify --record`` writes these; the status page shows them."""
+    data = json.loads(record.read_text())
+    csv = record.with_name(record.name.replace(".verify.json", ".csv"))
+    assert csv.exists() and data["results"].endswith(str(csv.relative_to(ROOT))), data["results"]
+    for check in data["checks"]:
+        assert 0 <= check["agree"] <= check["values"] == len(check["rows"])
+        assert 0 <= check["within_seed_noise"] <= check["values"]
+        assert check["config_hash"] and check["commit"] and check["cpu"]

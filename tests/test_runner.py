@@ -271,6 +271,37 @@ def test_verify_agrees_on_rerun_cells(grid_path, tmp_path, monkeypatch, capsys):
     assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1"]) == 0
 
 
+def test_verify_can_record_its_checks_beside_the_results(grid_path, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    runner.run_grid(grid_path, results_dir=results, progress=False, threads=1)
+    monkeypatch.setattr(runner, "_ROOT", tmp_path)
+    assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1"]) == 0
+    assert not (results / "tiny.verify.json").exists()        # only when asked
+    assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1", "--record"]) == 0
+    assert "recorded in" in capsys.readouterr().out
+    provenance = json.loads((results / "tiny.json").read_text())
+    frame = pd.read_csv(results / "tiny.csv")
+    frame.loc[frame.metric == "mrr", "value"] += 0.5         # one of three values now disagrees
+    frame.to_csv(results / "tiny.csv", index=False)
+    assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1", "--seed", "1",
+                 "--record"]) == 1
+    record = json.loads((results / "tiny.verify.json").read_text())
+    first, second = record["checks"]                          # appended, oldest first
+    assert record["results"].endswith("tiny.csv")
+    assert first["config_hash"] == provenance["config_hash"] and first["cpu"] == runner.cpu_fingerprint()
+    assert (first["values"], first["agree"], first["on_same_cpu"], first["tolerance"]) == (3, 3, 3, 1e-6)
+    assert (second["values"], second["agree"]) == (3, 2)
+    assert [row["metric"] for row in second["rows"]] == ["hr@10", "ndcg@10", "mrr"]
+    assert not [p.name for p in results.iterdir() if ".tmp-" in p.name]   # written whole, then renamed
+    # the status page's line: the latest check against the results' current config
+    line = runner.verification_summary(results / "tiny.csv")
+    assert line.startswith("1 cell re-run on the CPU that trained them: 2 of 3 values equal, ")
+    assert "within seed noise" in line and second["checked_at"][:10] in line
+    provenance["config_hash"] = "0" * 16                    # results of another edition of the grid
+    (results / "tiny.json").write_text(json.dumps(provenance))
+    assert runner.verification_summary(results / "tiny.csv") is None
+
+
 @pytest.mark.parametrize("draw", ["normal", "hit_rate"])
 def test_verify_prediction_interval_covers_a_further_seed(draw):
     # a further draw falls inside the 99 % interval of five earlier ones 99 times in 100: for

@@ -68,6 +68,12 @@ def land(name: str, root: Path = ROOT) -> Path:
     for suffix in (".cells.jsonl", ".json"):   # the json keeps the grid's started_at
         (results / "next" / f"{name}{suffix}").replace(results / f"{name}{suffix}")
     (results / "next" / f"{name}.csv").unlink()
+    # re-run checks belong to the edition they checked (they name its config hash)
+    checks = results / "next" / f"{name}.verify.json"
+    if checks.is_file():
+        checks.replace(results / f"{name}.verify.json")
+    else:
+        (results / f"{name}.verify.json").unlink(missing_ok=True)
     rewrite_outputs(name, root)
     load_results(name, results_dir=results)
     return old_toml

@@ -247,6 +247,7 @@ class ExperimentsDirective(SphinxDirective):
 
     def run(self):
         from recneg.grid import load_grid
+        from recneg.runner import verification_summary
 
         folder = Path(self.env.srcdir) / self.arguments[0]
         grids = sorted((Path(self.env.srcdir) / (self.arguments[1:] or ["experiments"])[0]).glob("*.toml"))
@@ -259,9 +260,12 @@ class ExperimentsDirective(SphinxDirective):
             rule = load_grid(grid).stopping_rule()
             rule = f"patience {rule['patience'] or '-'}, warm-up {rule['warm-up']}, at most {rule['epoch cap']} epochs"
             if not record.is_file():
-                rows.append([grid.stem, "not run yet", rule, "-", "-", "-", "-"])
+                rows.append([grid.stem, "not run yet", rule, "-", "-", "-", "-", "-"])
                 continue
             self.env.note_dependency(str(record))
+            check = record.with_name(f"{grid.stem}.verify.json")
+            if check.is_file():
+                self.env.note_dependency(str(check))
             p = json.loads(record.read_text())
             done = p["final_cells"]
             flagged = sum(bool(c["flags"]) for c in p["cells"])
@@ -273,9 +277,10 @@ class ExperimentsDirective(SphinxDirective):
                 f"{p['compute']['cell_wall_seconds'] / 3600:.1f}",
                 str(flagged),
                 f"{p['commit'][:10]}, {p['updated_at'][:10]}",
+                verification_summary(record.with_suffix(".csv")) or "none recorded",
             ])
         header = ["Grid", "Final runs", "Stopping rule", "Runs trained", "Run time (h)", "Flagged runs",
-                  "Commit, updated"]
+                  "Commit, updated", "Re-run check (recneg experiment verify --record)"]
         return [_table(header, rows)]
 
 
