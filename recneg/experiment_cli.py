@@ -130,10 +130,11 @@ def _now_utc():
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .runner import record_verification, verify
+    from .runner import git_commit, record_verification, verify
 
     if not args.tolerance >= 0:
         raise RecnegError(f"--tolerance must be >= 0, got {args.tolerance}")
+    commit = git_commit()   # the code that re-trains, read before it does
     table = verify(args.results, cells=args.cells, random_state=args.seed, tolerance=args.tolerance,
                    device=args.device)
     with_width = table.to_string(index=False, float_format=lambda v: f"{v:.6f}")
@@ -149,7 +150,7 @@ def _verify(args: argparse.Namespace) -> int:
               "whose kernels round differently (recneg.runner.cpu_fingerprint); "
               f"{inside} of them lie inside the 99 % prediction interval of their arm's published seeds")
     if args.record:
-        print(f"recorded in {record_verification(args.results, table, tolerance=args.tolerance)}")
+        print(f"recorded in {record_verification(args.results, table, tolerance=args.tolerance, commit=commit)}")
     exact = table.agree | (table.same_cpu != True)  # noqa: E712
     return 0 if exact.all() and (table.agree | table.within_seed_noise).all() else 1
 

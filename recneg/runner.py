@@ -675,20 +675,22 @@ def verify(csv_path, *, cells: int = 2, random_state: int = 0, tolerance: float 
     return pd.DataFrame(rows)
 
 
-def record_verification(csv_path, table: pd.DataFrame, *, tolerance: float) -> Path:
+def record_verification(csv_path, table: pd.DataFrame, *, tolerance: float, commit: str | None = None) -> Path:
     """Append a :func:`verify` check to ``<name>.verify.json`` beside ``csv_path``.
 
     The file keeps every check of the results file (``checks``, oldest first): when and at
     which commit it ran, on which CPU, against which config hash, and its rows. The status
-    page shows the latest check that matches the results' config hash. Written whole to a
-    temporary file and renamed.
+    page shows the latest check that matches the results' config hash. ``commit`` is the
+    code the check ran (default: the checkout's now; pass the one read before re-training,
+    which may take long enough for the checkout to move on). Written whole to a temporary
+    file and renamed.
     """
     csv_path = Path(csv_path)
     provenance = json.loads(csv_path.with_suffix(".json").read_text())
     path = csv_path.with_name(f"{csv_path.stem}.verify.json")
     checks = json.loads(path.read_text())["checks"] if path.is_file() else []
     checks.append({
-        "checked_at": _now(), "commit": git_commit(), "cpu": cpu_fingerprint(),
+        "checked_at": _now(), "commit": commit or git_commit(), "cpu": cpu_fingerprint(),
         "config_hash": provenance["config_hash"], "results_updated_at": provenance.get("updated_at"),
         "cells": list(dict.fromkeys(table["cell"])), "values": len(table), "tolerance": tolerance,
         "agree": int(table["agree"].sum()),

@@ -277,8 +277,11 @@ def test_verify_can_record_its_checks_beside_the_results(grid_path, tmp_path, mo
     monkeypatch.setattr(runner, "_ROOT", tmp_path)
     assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1"]) == 0
     assert not (results / "tiny.verify.json").exists()        # only when asked
+    commits = iter(["the code that re-trained", "a later checkout"])
+    monkeypatch.setattr(runner, "git_commit", lambda: next(commits))
     assert main(["experiment", "verify", str(results / "tiny.csv"), "--cells", "1", "--record"]) == 0
     assert "recorded in" in capsys.readouterr().out
+    monkeypatch.setattr(runner, "git_commit", lambda: "the code that re-trained")
     provenance = json.loads((results / "tiny.json").read_text())
     frame = pd.read_csv(results / "tiny.csv")
     frame.loc[frame.metric == "mrr", "value"] += 0.5         # one of three values now disagrees
@@ -289,6 +292,7 @@ def test_verify_can_record_its_checks_beside_the_results(grid_path, tmp_path, mo
     first, second = record["checks"]                          # appended, oldest first
     assert record["results"].endswith("tiny.csv")
     assert first["config_hash"] == provenance["config_hash"] and first["cpu"] == runner.cpu_fingerprint()
+    assert first["commit"] == "the code that re-trained"
     assert (first["values"], first["agree"], first["on_same_cpu"], first["tolerance"]) == (3, 3, 3, 1e-6)
     assert (second["values"], second["agree"]) == (3, 2)
     assert [row["metric"] for row in second["rows"]] == ["hr@10", "ndcg@10", "mrr"]
