@@ -714,8 +714,9 @@ def verification_summary(csv_path) -> str | None:
     if not checks:
         return None
     c = checks[-1]
-    cells = f"{len(c['cells'])} cell{'s' if len(c['cells']) != 1 else ''}"
-    where = ("the CPU that trained them" if c["on_same_cpu"] == c["values"]
+    one = len(c["cells"]) == 1
+    cells = f"{len(c['cells'])} cell{'' if one else 's'}"
+    where = (f"the CPU that trained {'it' if one else 'them'}" if c["on_same_cpu"] == c["values"]
              else "another CPU" if c["on_same_cpu"] == 0 else "partly another CPU")
     line = f"{cells} re-run on {where}: {c['agree']} of {c['values']} values equal"
     if c["agree"] < c["values"]:

@@ -299,7 +299,7 @@ def test_verify_can_record_its_checks_beside_the_results(grid_path, tmp_path, mo
     assert not [p.name for p in results.iterdir() if ".tmp-" in p.name]   # written whole, then renamed
     # the status page's line: the latest check against the results' current config
     line = runner.verification_summary(results / "tiny.csv")
-    assert line.startswith("1 cell re-run on the CPU that trained them: 2 of 3 values equal, ")
+    assert line.startswith("1 cell re-run on the CPU that trained it: 2 of 3 values equal, ")
     assert "within seed noise" in line and second["checked_at"][:10] in line
     provenance["config_hash"] = "0" * 16                    # results of another edition of the grid
     (results / "tiny.json").write_text(json.dumps(provenance))

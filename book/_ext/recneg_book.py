@@ -280,7 +280,7 @@ class ExperimentsDirective(SphinxDirective):
                 verification_summary(record.with_suffix(".csv")) or "none recorded",
             ])
         header = ["Grid", "Final runs", "Stopping rule", "Runs trained", "Run time (h)", "Flagged runs",
-                  "Commit, updated", "Re-run check (recneg experiment verify --record)"]
+                  "Commit, updated", "Latest re-run check"]
         return [_table(header, rows)]
 
 
