@@ -165,6 +165,12 @@ def test_status_page_reports_every_notebook(full_html):
     for grid in sorted((ROOT / "experiments" / "next").glob("*.toml")):
         train = load_grid(grid).train
         assert f"patience {train['patience']}, warm-up {train['min_epochs']}, at most {train['epochs']} epochs" in status
+    # and the latest recorded re-run check of each results file (recneg experiment verify --record)
+    from recneg.runner import verification_summary
+    assert "Latest re-run check" in status
+    for csv in sorted((ROOT / "results").rglob("*.csv")):
+        line = verification_summary(csv)
+        assert line is None or line in status, f"{csv.name}: its re-run check is not on the status page"
 
 
 @pytest.mark.slow
