@@ -6,7 +6,7 @@
                           [--no-wait] [--stop-file PATH]
     recneg experiment plan experiments/<name>.toml       # the cells, and how many are done
     recneg experiment verify results/<name>.csv --cells 2 [--record]
-    recneg experiment curve results/<name>.csv --arm uniform --seed 0 --epochs 150
+    recneg experiment curve results/<name>.csv --arm uniform --seed 0 --epochs 150 [--keep]
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def add_experiment_command(subparsers) -> None:
     curve.add_argument("--out", default=None, help="also write the per-epoch curve to this CSV")
     curve.add_argument("--record", default=None,
                        help="also write the run with its provenance to this JSON, for a chapter to render")
+    curve.add_argument("--keep", action="store_true",
+                       help="append the run with its provenance to results/<name>.probes.json, beside the "
+                            "results file, where the chapters that read the grid render it")
     curve.add_argument("--device", default=None)
     curve.set_defaults(handler=_curve)
 
@@ -158,7 +161,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _curve(args: argparse.Namespace) -> int:
     from ._atomic import atomic_write_text
     from ._errors import check_positive_int
-    from .runner import probe_record, retrain_without_stopping
+    from .runner import probe_record, record_probe, retrain_without_stopping
 
     every = check_positive_int("--every", args.every)
     record = retrain_without_stopping(args.results, arm=args.arm, seed=args.seed, epochs=args.epochs,
@@ -179,6 +182,9 @@ def _curve(args: argparse.Namespace) -> int:
     if args.out:
         rows = f"epoch,valid_{record['valid_metric']}\n" + "".join(f"{e},{v}\n" for e, v in enumerate(curve, start=1))
         atomic_write_text(args.out, rows)
+    probe = probe_record(record, args.results) if args.record or args.keep else None
     if args.record:
-        atomic_write_text(args.record, json.dumps(probe_record(record, args.results), indent=1) + "\n")
+        atomic_write_text(args.record, json.dumps(probe, indent=1) + "\n")
+    if args.keep:
+        print(f"kept in {record_probe(args.results, probe)}")
     return 0

@@ -801,6 +801,36 @@ def probe_record(record: dict, csv_path) -> dict:
             "created_at": _now()}
 
 
+def record_probe(csv_path, probe: Mapping) -> Path:
+    """Append a :func:`probe_record` to ``<name>.probes.json`` beside ``csv_path``.
+
+    The file keeps every probe of the results file (``probes``, oldest first); each names
+    the config hash of the edition it re-trained, so a chapter renders only the probes of
+    the edition it publishes (:func:`read_probes`). Written whole to a temporary file and
+    renamed.
+    """
+    csv_path = Path(csv_path)
+    config_hash = json.loads(csv_path.with_suffix(".json").read_text())["config_hash"]
+    if probe.get("config_hash") != config_hash:
+        raise RecnegError(f"the probe re-trained config {probe.get('config_hash')!r}, but {csv_path} holds "
+                          f"{config_hash!r}; record a probe beside the results file it re-trained")
+    path = csv_path.with_name(f"{csv_path.stem}.probes.json")
+    probes = json.loads(path.read_text())["probes"] if path.is_file() else []
+    probes.append(dict(probe))
+    atomic_write_text(path, json.dumps({"results": _relative(csv_path), "probes": probes}, indent=1) + "\n")
+    return path
+
+
+def read_probes(csv_path) -> list[dict]:
+    """The recorded probes (:func:`record_probe`) of the edition now in ``csv_path``, oldest first."""
+    csv_path = Path(csv_path)
+    path = csv_path.with_name(f"{csv_path.stem}.probes.json")
+    if not path.is_file():
+        return []
+    config_hash = json.loads(csv_path.with_suffix(".json").read_text())["config_hash"]
+    return [p for p in json.loads(path.read_text())["probes"] if p["config_hash"] == config_hash]
+
+
 # -- provenance helpers ------------------------------------------------------------------------
 def git_commit() -> str:
     """The repository's HEAD commit, with ``+dirty`` when tracked files outside ``results/`` have changes.

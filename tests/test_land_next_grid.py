@@ -3,6 +3,8 @@ edition; its journal moves whole and nothing is retrained."""
 
 from __future__ import annotations
 
+import json
+
 import sys
 from pathlib import Path
 
@@ -79,6 +81,26 @@ def test_re_run_checks_land_with_the_edition_they_checked(repo, checked):
     # the grid file lost its "results/next" comment, not its config hash: the check still holds
     assert (runner.verification_summary(repo / "results" / "tiny.csv") is not None) == checked
     assert not (repo / "results" / "next" / "tiny.verify.json").exists()
+
+
+def _a_probe(csv):
+    config_hash = json.loads(csv.with_suffix(".json").read_text())["config_hash"]
+    return runner.record_probe(csv, {"config_hash": config_hash, "arm": "uniform", "seed": 0, "valid_curve": [0.1]})
+
+
+@pytest.mark.parametrize("probed", [False, True])
+def test_probes_land_with_the_edition_they_re_trained(repo, probed):
+    _a_probe(repo / "results" / "tiny.csv")                 # a probe of the published edition
+    assert len(runner.read_probes(repo / "results" / "tiny.csv")) == 1
+    runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
+                    progress=False, threads=1)
+    if probed:
+        record = _a_probe(repo / "results" / "next" / "tiny.csv").read_bytes()
+    land_next_grid.land("tiny", root=repo)
+    landed = repo / "results" / "tiny.probes.json"
+    assert landed.read_bytes() == record if probed else not landed.exists()
+    assert len(runner.read_probes(repo / "results" / "tiny.csv")) == probed
+    assert not (repo / "results" / "next" / "tiny.probes.json").exists()
 
 
 def test_an_unfinished_edition_does_not_land(repo):

@@ -71,6 +71,26 @@ def test_a_grid_being_rerun_replaces_a_published_one_and_its_journal_is_its_own(
 
 
 CHECKS = sorted((ROOT / "results").rglob("*.verify.json"))
+PROBES = sorted((ROOT / "results").rglob("*.probes.json"))
+
+
+@pytest.mark.parametrize("record", PROBES, ids=lambda p: str(p.relative_to(ROOT / "results")))
+def test_recorded_probes_are_runs_of_the_edition_beside_them(record):
+    """``recneg experiment curve --keep`` writes these; chapters render those of the edition they publish."""
+    data = json.loads(record.read_text())
+    csv = record.with_name(record.name.replace(".probes.json", ".csv"))
+    assert csv.exists() and Path(data["results"]).name == csv.name, data["results"]
+    provenance = json.loads(csv.with_suffix(".json").read_text())
+    published = {(c["setting"], c["arm"], c["seed"]): c for c in provenance["cells"]}
+    for probe in data["probes"]:
+        if probe["config_hash"] != provenance["config_hash"]:
+            continue   # a probe of an edition since replaced: kept, never rendered (runner.read_probes)
+        curve = probe["valid_curve"]
+        assert len(curve) == probe["epochs"] and None not in curve
+        assert max(curve) == curve[probe["best_epoch"] - 1] and curve.index(max(curve)) == probe["best_epoch"] - 1
+        cell = published[(probe["setting"], probe["arm"], probe["seed"])]
+        assert probe["stored"]["best_epoch"] == cell["best_epoch"]
+        assert probe["stored"]["epochs_trained"] == cell["epochs_trained"] <= probe["epochs"]
 
 
 @pytest.mark.parametrize("record", CHECKS, ids=lambda p: str(p.relative_to(ROOT / "results")))

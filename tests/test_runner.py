@@ -690,6 +690,20 @@ def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path
         "tiny", provenance["config_hash"], "uniform", 0)
     assert record["stored"]["best_epoch"] == stopped["best_epoch"] and record["epochs"] == 20
     assert record["replayed"]["stopped"] == stopped["epochs_trained"] and record["commit"]
+    # --keep appends the same record beside the results file, where the chapters read it
+    assert main(["experiment", "curve", str(tmp_path / "tiny.csv"), "--arm", "uniform", "--seed", "0",
+                 "--epochs", "20", "--keep"]) == 0
+    assert "kept in" in capsys.readouterr().out
+    kept = runner.read_probes(tmp_path / "tiny.csv")
+    assert len(kept) == 1 and kept[0]["valid_curve"] == record["valid_curve"]
+    assert kept[0]["test"] == record["test"] and kept[0]["config_hash"] == provenance["config_hash"]
+    # a probe of another edition is refused, and one kept for an edition since replaced is not read
+    with pytest.raises(RecnegError, match="record a probe beside the results file it re-trained"):
+        runner.record_probe(tmp_path / "tiny.csv", {**record, "config_hash": "0" * 16})
+    stale = json.loads((tmp_path / "tiny.probes.json").read_text())
+    stale["probes"].append({**record, "config_hash": "0" * 16})
+    (tmp_path / "tiny.probes.json").write_text(json.dumps(stale))
+    assert len(runner.read_probes(tmp_path / "tiny.csv")) == 1
     with pytest.raises(RecnegError, match="arm 'nope'"):
         runner.retrain_without_stopping(tmp_path / "tiny.csv", arm="nope", seed=0, epochs=5)
 

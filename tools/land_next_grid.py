@@ -10,7 +10,9 @@
 
 No cell is trained: the runner is only asked to rewrite outputs after the script has
 checked that every cell of the grid is in its journal. The journal is moved, never
-edited, so each cell keeps the commit, CPU and time it was trained with. Every run of the
+edited, so each cell keeps the commit, CPU and time it was trained with. Re-run checks
+(``.verify.json``) and probes (``.probes.json``) recorded against the new edition move
+with it; those of the replaced edition are dropped. Every run of the
 new edition recorded its validation curve and the test score at each new validation
 best, so what the old, shorter patience would have published is read from the new runs
 themselves (``Results.patience_replay``).
@@ -68,12 +70,13 @@ def land(name: str, root: Path = ROOT) -> Path:
     for suffix in (".cells.jsonl", ".json"):   # the json keeps the grid's started_at
         (results / "next" / f"{name}{suffix}").replace(results / f"{name}{suffix}")
     (results / "next" / f"{name}.csv").unlink()
-    # re-run checks belong to the edition they checked (they name its config hash)
-    checks = results / "next" / f"{name}.verify.json"
-    if checks.is_file():
-        checks.replace(results / f"{name}.verify.json")
-    else:
-        (results / f"{name}.verify.json").unlink(missing_ok=True)
+    # re-run checks and probes belong to the edition they re-trained (they name its config hash)
+    for suffix in (".verify.json", ".probes.json"):
+        kept = results / "next" / f"{name}{suffix}"
+        if kept.is_file():
+            kept.replace(results / f"{name}{suffix}")
+        else:
+            (results / f"{name}{suffix}").unlink(missing_ok=True)
     rewrite_outputs(name, root)
     load_results(name, results_dir=results)
     return old_toml
