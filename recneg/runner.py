@@ -785,7 +785,7 @@ def probe_record(record: dict, csv_path) -> dict:
     """What a chapter needs to render a :func:`retrain_without_stopping` run, with provenance.
 
     The re-trained cell (results file, its config hash and commit, arm, seed, setting),
-    the code that re-trained it (commit, versions, threads, wall time) and what it found:
+    the code that re-trained it (commit, versions, threads, processor, wall time) and what it found:
     the validation curve, its best epoch and test metrics there, the published record
     (``stored``) and the grid's own rule replayed on the new curve (``replayed``).
     """
@@ -797,7 +797,7 @@ def probe_record(record: dict, csv_path) -> dict:
             "valid_curve": record["valid_curve"], "best_epoch": record["best_epoch"], "test": record["test"],
             "stored": record["stored"], "replayed": record.get("replayed"), "commit": git_commit(),
             "versions": versions(), "threads": record.get("threads"), "device": record.get("device"),
-            "wall_seconds": record["wall_seconds"],
+            "cpu": cpu_fingerprint(), "wall_seconds": record["wall_seconds"],
             "created_at": _now()}
 
 

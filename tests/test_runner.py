@@ -689,7 +689,7 @@ def test_curve_retrains_a_published_cell_past_its_early_stop(grid_path, tmp_path
     assert (record["grid"], record["config_hash"], record["arm"], record["seed"]) == (
         "tiny", provenance["config_hash"], "uniform", 0)
     assert record["stored"]["best_epoch"] == stopped["best_epoch"] and record["epochs"] == 20
-    assert record["replayed"]["stopped"] == stopped["epochs_trained"] and record["commit"]
+    assert record["replayed"]["stopped"] == stopped["epochs_trained"] and record["commit"] and record["cpu"]
     # --keep appends the same record beside the results file, where the chapters read it
     assert main(["experiment", "curve", str(tmp_path / "tiny.csv"), "--arm", "uniform", "--seed", "0",
                  "--epochs", "20", "--keep"]) == 0
