@@ -66,3 +66,16 @@ def test_an_unknown_grid_is_refused_before_any_work(tmp_path):
     assert done.returncode == 2
     assert "no grid file experiments/next/nonesuch.toml" in done.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_without_names_the_script_runs_the_grids_not_yet_landed(tmp_path):
+    command, env = _tree(tmp_path, [])
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "every one has landed" in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").glob("*.jsonl"))
+    # one grid of the default list left in experiments/next/: it runs, and the landed ones are skipped
+    (tmp_path / "experiments" / "next" / "case_beauty_loo.toml").write_text(TINY_GRID.format(name="case_beauty_loo"))
+    done = subprocess.run(command, env={**env, "NEXT_WORKERS": "1"}, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(_journal(tmp_path / "results" / "case_beauty_loo.cells.jsonl")) == 5
+    assert sorted(p.name for p in (tmp_path / "results").glob("*.cells.jsonl")) == ["case_beauty_loo.cells.jsonl"]

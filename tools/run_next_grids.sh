@@ -22,7 +22,14 @@ workers="${NEXT_WORKERS:-2}"
 drain="$results/.drain"
 grids=("$@")
 if (( ${#grids[@]} == 0 )); then
-  grids=(case_ml100k_loo comparison_ml100k_logq case_ml100k_temporal case_beauty_loo)
+  # in this order; a grid that has landed (tools/land_next_grid.py) is no longer in experiments/next/
+  for grid in case_ml100k_loo comparison_ml100k_logq case_ml100k_temporal case_beauty_loo; do
+    [[ -f "experiments/next/${grid}.toml" ]] && grids+=("$grid")
+  done
+  if (( ${#grids[@]} == 0 )); then
+    echo "no grid left in experiments/next/: every one has landed" >&2
+    exit 0
+  fi
 fi
 for grid in "${grids[@]}"; do
   toml="experiments/next/${grid}.toml"
