@@ -4,7 +4,6 @@ edition; its journal moves whole and nothing is retrained."""
 from __future__ import annotations
 
 import json
-
 import sys
 from pathlib import Path
 

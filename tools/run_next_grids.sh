@@ -24,7 +24,7 @@ grids=("$@")
 if (( ${#grids[@]} == 0 )); then
   # in this order; a grid that has landed (tools/land_next_grid.py) is no longer in experiments/next/
   for grid in case_ml100k_loo comparison_ml100k_logq case_ml100k_temporal case_beauty_loo; do
-    [[ -f "experiments/next/${grid}.toml" ]] && grids+=("$grid")
+    if [[ -f "experiments/next/${grid}.toml" ]]; then grids+=("$grid"); fi
   done
   if (( ${#grids[@]} == 0 )); then
     echo "no grid left in experiments/next/: every one has landed" >&2
