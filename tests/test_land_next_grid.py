@@ -67,39 +67,32 @@ def _a_check(csv):
     return runner.record_verification(csv, table, tolerance=1e-6)
 
 
-@pytest.mark.parametrize("checked", [False, True])
-def test_re_run_checks_land_with_the_edition_they_checked(repo, checked):
-    _a_check(repo / "results" / "tiny.csv")                 # a check of the published edition
-    runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
-                    progress=False, threads=1)
-    if checked:
-        record = _a_check(repo / "results" / "next" / "tiny.csv").read_bytes()
-    land_next_grid.land("tiny", root=repo)
-    landed = repo / "results" / "tiny.verify.json"
-    assert landed.read_bytes() == record if checked else not landed.exists()
-    # the grid file lost its "results/next" comment, not its config hash: the check still holds
-    assert (runner.verification_summary(repo / "results" / "tiny.csv") is not None) == checked
-    assert not (repo / "results" / "next" / "tiny.verify.json").exists()
-
-
 def _a_probe(csv):
     config_hash = json.loads(csv.with_suffix(".json").read_text())["config_hash"]
     return runner.record_probe(csv, {"config_hash": config_hash, "arm": "uniform", "seed": 0, "valid_curve": [0.1]})
 
 
-@pytest.mark.parametrize("probed", [False, True])
-def test_probes_land_with_the_edition_they_re_trained(repo, probed):
-    _a_probe(repo / "results" / "tiny.csv")                 # a probe of the published edition
-    assert len(runner.read_probes(repo / "results" / "tiny.csv")) == 1
+# what each kind of record is written by, and whether the landed results read one of them
+RECORDS = {"verify": (_a_check, lambda csv: runner.verification_summary(csv) is not None),
+           "probes": (_a_probe, lambda csv: len(runner.read_probes(csv)) == 1)}
+
+
+@pytest.mark.parametrize("kind", RECORDS)
+@pytest.mark.parametrize("recorded", [False, True])
+def test_re_run_records_land_with_the_edition_they_re_trained(repo, kind, recorded):
+    write, read = RECORDS[kind]
+    write(repo / "results" / "tiny.csv")                    # a record of the published edition
+    assert read(repo / "results" / "tiny.csv")
     runner.run_grid(repo / "experiments" / "next" / "tiny.toml", results_dir=repo / "results" / "next",
                     progress=False, threads=1)
-    if probed:
-        record = _a_probe(repo / "results" / "next" / "tiny.csv").read_bytes()
+    if recorded:
+        record = write(repo / "results" / "next" / "tiny.csv").read_bytes()
     land_next_grid.land("tiny", root=repo)
-    landed = repo / "results" / "tiny.probes.json"
-    assert landed.read_bytes() == record if probed else not landed.exists()
-    assert len(runner.read_probes(repo / "results" / "tiny.csv")) == probed
-    assert not (repo / "results" / "next" / "tiny.probes.json").exists()
+    landed = repo / "results" / f"tiny.{kind}.json"
+    assert landed.read_bytes() == record if recorded else not landed.exists()
+    # the grid file lost its "results/next" comment, not its config hash: the record still holds
+    assert read(repo / "results" / "tiny.csv") == recorded
+    assert not (repo / "results" / "next" / f"tiny.{kind}.json").exists()
 
 
 def test_an_unfinished_edition_does_not_land(repo):
