@@ -687,9 +687,7 @@ def record_verification(csv_path, table: pd.DataFrame, *, tolerance: float, comm
     """
     csv_path = Path(csv_path)
     provenance = json.loads(csv_path.with_suffix(".json").read_text())
-    path = csv_path.with_name(f"{csv_path.stem}.verify.json")
-    checks = json.loads(path.read_text())["checks"] if path.is_file() else []
-    checks.append({
+    return _append_record(csv_path, "verify", "checks", {
         "checked_at": _now(), "commit": commit or git_commit(), "cpu": cpu_fingerprint(),
         "config_hash": provenance["config_hash"], "results_updated_at": provenance.get("updated_at"),
         "cells": list(dict.fromkeys(table["cell"])), "values": len(table), "tolerance": tolerance,
@@ -698,19 +696,12 @@ def record_verification(csv_path, table: pd.DataFrame, *, tolerance: float, comm
         "within_seed_noise": int(table["within_seed_noise"].sum()),
         "rows": json.loads(table.to_json(orient="records")),
     })
-    atomic_write_text(path, json.dumps({"results": _relative(csv_path), "checks": checks}, indent=1) + "\n")
-    return path
 
 
 def verification_summary(csv_path) -> str | None:
     """One line on the latest recorded :func:`verify` check of the results in ``csv_path``
     (``None`` if none was recorded against their current config hash)."""
-    csv_path = Path(csv_path)
-    path = csv_path.with_name(f"{csv_path.stem}.verify.json")
-    if not path.is_file():
-        return None
-    config_hash = json.loads(csv_path.with_suffix(".json").read_text())["config_hash"]
-    checks = [c for c in json.loads(path.read_text())["checks"] if c["config_hash"] == config_hash]
+    checks = _records_of_edition(csv_path, "verify", "checks")
     if not checks:
         return None
     c = checks[-1]
@@ -814,21 +805,32 @@ def record_probe(csv_path, probe: Mapping) -> Path:
     if probe.get("config_hash") != config_hash:
         raise RecnegError(f"the probe re-trained config {probe.get('config_hash')!r}, but {csv_path} holds "
                           f"{config_hash!r}; record a probe beside the results file it re-trained")
-    path = csv_path.with_name(f"{csv_path.stem}.probes.json")
-    probes = json.loads(path.read_text())["probes"] if path.is_file() else []
-    probes.append(dict(probe))
-    atomic_write_text(path, json.dumps({"results": _relative(csv_path), "probes": probes}, indent=1) + "\n")
-    return path
+    return _append_record(csv_path, "probes", "probes", dict(probe))
 
 
 def read_probes(csv_path) -> list[dict]:
     """The recorded probes (:func:`record_probe`) of the edition now in ``csv_path``, oldest first."""
+    return _records_of_edition(csv_path, "probes", "probes")
+
+
+# Re-run checks and probes live beside their results file, in ``<name>.<kind>.json`` as
+# ``{"results": ..., <field>: [record, ...]}``; each record names the config hash it ran
+# against, so a file keeps the history of every edition and readers filter to the current one.
+def _append_record(csv_path: Path, kind: str, field: str, record: dict) -> Path:
+    path = csv_path.with_name(f"{csv_path.stem}.{kind}.json")
+    records = json.loads(path.read_text())[field] if path.is_file() else []
+    records.append(record)
+    atomic_write_text(path, json.dumps({"results": _relative(csv_path), field: records}, indent=1) + "\n")
+    return path
+
+
+def _records_of_edition(csv_path, kind: str, field: str) -> list[dict]:
     csv_path = Path(csv_path)
-    path = csv_path.with_name(f"{csv_path.stem}.probes.json")
+    path = csv_path.with_name(f"{csv_path.stem}.{kind}.json")
     if not path.is_file():
         return []
     config_hash = json.loads(csv_path.with_suffix(".json").read_text())["config_hash"]
-    return [p for p in json.loads(path.read_text())["probes"] if p["config_hash"] == config_hash]
+    return [r for r in json.loads(path.read_text())[field] if r["config_hash"] == config_hash]
 
 
 # -- provenance helpers ------------------------------------------------------------------------
