@@ -602,7 +602,9 @@ def run_grid(path, *, results_dir=None, device=None, threads: int | None = None,
             journal.append(record)
         finally:
             claims.release(cell.key)
-        records[record["key"]] = record
+        # re-read: other processes may have journalled cells while this one trained, and
+        # the outputs are rewritten whole from what is passed here
+        records = journal.read()
         trained += 1
         bar.update(1)
         write_outputs(grid, config_file, records, results_dir, **outputs)

@@ -514,6 +514,32 @@ def test_without_wait_a_run_leaves_cells_that_others_are_training(grid_path, tmp
     assert not provenance["complete"]
 
 
+def test_outputs_after_a_cell_keep_what_other_processes_journalled_meanwhile(grid_path, tmp_path, monkeypatch):
+    # two workers once rewrote the CSV from the journal as each had read it before its
+    # cell began, so a cell the other worker finished meanwhile vanished until the next write
+    results = tmp_path / "results"
+    grid = load_grid(grid_path)
+    journal = runner.Journal(results / "tiny.cells.jsonl")
+    real, written = runner.run_cell, []
+
+    def train_while_another_worker_finishes_one(cell, *args, **kwargs):
+        record = real(cell, *args, **kwargs)
+        other = next(c for c in runner._pending(grid, journal.read()) if c.key != cell.key)
+        journal.append(real(other, *args, **kwargs))
+        return record
+
+    def remember(grid_, config_file, records, *args, **kwargs):
+        written.append(set(records))
+        return real_write(grid_, config_file, records, *args, **kwargs)
+
+    real_write = runner.write_outputs
+    monkeypatch.setattr(runner, "run_cell", train_while_another_worker_finishes_one)
+    monkeypatch.setattr(runner, "write_outputs", remember)
+    runner.run_grid(grid_path, results_dir=results, progress=False, max_cells=1)
+    assert len(journal.read()) == 2
+    assert [len(keys) for keys in written] == [2, 2]
+
+
 def test_two_processes_share_a_grid_without_training_a_cell_twice(grid_path, tmp_path):
     import subprocess
     import sys
